@@ -1,0 +1,3 @@
+//! PCI (being written).
+#![no_std]
+extern crate alloc;

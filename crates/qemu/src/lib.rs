@@ -1,0 +1,7 @@
+//! QEMU platform interfaces (being written).
+#![no_std]
+extern crate alloc;
+#[cfg(test)]
+extern crate std;
+
+pub mod fw_cfg;

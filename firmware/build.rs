@@ -1,0 +1,11 @@
+//! Links the firmware with its flash/RAM layout (only for the bare-metal target).
+fn main() {
+    let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap();
+    println!("cargo:rerun-if-changed=layout.ld");
+    if std::env::var("TARGET").as_deref() == Ok("x86_64-unknown-none") {
+        println!("cargo:rustc-link-arg-bins=-T{dir}/layout.ld");
+        println!("cargo:rustc-link-arg-bins=--no-pie");
+        println!("cargo:rustc-link-arg-bins=-static");
+    }
+    println!("cargo:rerun-if-env-changed=VMFW_LOG");
+}
