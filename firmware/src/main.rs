@@ -14,11 +14,35 @@ mod heap;
 mod logger;
 mod platform;
 
+use arch::io::X86PortIo;
+use platform::{acpi, chipset, exit, inventory, memory, pci, smbios, timer};
+use qemu::fw_cfg::FwCfg;
+
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo) -> ! {
     console::force_unlock();
     println!("\n!!!! vmfw: panic: {info}");
-    platform::exit::fail(platform::exit::ExitCode::Panic)
+    exit::fail(exit::ExitCode::Panic)
+}
+
+/// fw_cfg file that makes bring-up fault on purpose (`page-fault` or `invalid-opcode`), to test fault reporting
+/// on the very image people use.
+const FAULT_KNOB: &str = "opt/org.vmfw/fault";
+
+fn deliberate_fault(fw_cfg: &mut FwCfg<X86PortIo>) {
+    let Ok(kind) = fw_cfg.read_file(FAULT_KNOB) else { return };
+    log::warn!(target: "vmfw", "{FAULT_KNOB} asks for a deliberate fault");
+    match kind.as_slice() {
+        b"invalid-opcode" => {
+            // SAFETY: deliberately raises #UD, which the exception handler reports; it never returns here.
+            unsafe { core::arch::asm!("ud2") }
+        }
+        _ => {
+            // SAFETY: deliberately reads an address above every mapping (the identity map covers RAM and PCI
+            // windows only), raising #PF with CR2 = 0xdead0000 + 2^36; the handler reports it and never returns.
+            unsafe { core::ptr::read_volatile(0x0000_000f_dead_0000 as *const u64) };
+        }
+    }
 }
 
 /// Called by `entry64` on the boot stack, in long mode with the first 4 GiB identity-mapped, interrupts off.
@@ -29,5 +53,54 @@ extern "C" fn rust_main() -> ! {
     heap::init_bootstrap();
     logger::init();
     log::info!(target: "vmfw", "vmfw {} starting", env!("CARGO_PKG_VERSION"));
-    platform::exit::halt_forever()
+
+    let chipset = match chipset::init() {
+        Ok(chipset) => chipset,
+        Err((vendor, device)) => {
+            log::error!(target: "vmfw", "unknown host bridge {vendor:04x}:{device:04x}: vmfw supports QEMU q35 and pc");
+            exit::halt_forever()
+        }
+    };
+    timer::init(chipset.pm_base);
+
+    let mut fw_cfg = match FwCfg::new(X86PortIo) {
+        Ok(fw_cfg) => Some(fw_cfg),
+        Err(e) => {
+            log::error!(target: "vmfw", "no fw_cfg ({e}): no ACPI, SMBIOS or e820 from QEMU");
+            None
+        }
+    };
+    if let Some(fw_cfg) = fw_cfg.as_mut() {
+        deliberate_fault(fw_cfg);
+    }
+
+    let mut memory = match memory::init(fw_cfg.as_mut()) {
+        Ok(memory) => memory,
+        Err(e) => {
+            log::error!(target: "vmfw", "memory map unusable: {e:?}");
+            exit::halt_forever()
+        }
+    };
+    if let Some((base, size)) = chipset.ecam {
+        memory::reserve_ecam(&mut memory, base, size);
+    }
+
+    let (mut cfg, last_bus) = pci::config_access(&chipset);
+    let windows = pci::windows(&chipset, memory.ranges.top_of_ram_below_4g(), memory.ranges.top_of_ram(), fw_cfg.as_mut());
+    let pci = pci::init(cfg.as_mut(), last_bus, windows);
+    let top = memory.ranges.top_of_ram().max(pci::mmio_top(&pci));
+    if arch::paging::map_identity(top).is_none() {
+        log::error!(target: "vmfw", "out of memory for page tables up to {top:#x}");
+    }
+
+    let mut arena = memory::TableArena::new(memory.table_arena.clone());
+    let acpi = fw_cfg.as_mut().and_then(|f| acpi::install(f, &mut arena));
+    let smbios = fw_cfg.as_mut().and_then(|f| smbios::install(f, &mut arena));
+
+    x86_64::instructions::interrupts::enable();
+    inventory::print(&inventory::Platform { chipset: &chipset, memory: &memory, pci: &pci, acpi: acpi.as_ref(), smbios: smbios.as_ref() });
+    log::info!(target: "vmfw", "nothing to boot yet: halting");
+    loop {
+        arch::wait_for_interrupt();
+    }
 }

@@ -36,7 +36,9 @@ pub struct HandleAllocator {
 impl HandleAllocator {
     /// A new allocator; the first handle it returns is `HANDLE_STRIDE`.
     pub const fn new() -> Self {
-        HandleAllocator { next: HANDLE_STRIDE }
+        HandleAllocator {
+            next: HANDLE_STRIDE,
+        }
     }
 
     /// The next never-used handle key, or `None` once the address space is exhausted (the caller reports
@@ -71,7 +73,9 @@ mod tests {
 
     #[test]
     fn allocator_reports_exhaustion() {
-        let mut a = HandleAllocator { next: usize::MAX - 3 };
+        let mut a = HandleAllocator {
+            next: usize::MAX - 3,
+        };
         assert!(a.allocate().is_none());
     }
 }

@@ -14,3 +14,9 @@ pub type Result<T> = core::result::Result<T, Status>;
 
 pub mod tpl;
 pub mod memory;
+pub mod driver_model;
+pub mod handle;
+pub mod protocol;
+pub mod event;
+pub mod exit;
+pub mod timer;

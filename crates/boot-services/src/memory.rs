@@ -151,7 +151,12 @@ impl MemoryMap {
         if self.regions.overlaps(base, end) {
             return Err(MapError::Overlap { base });
         }
-        self.regions.insert(MemoryRange { base, pages, memory_type, attribute });
+        self.regions.insert(MemoryRange {
+            base,
+            pages,
+            memory_type,
+            attribute,
+        });
         log::debug!(target: "memory", "add range {base:#x}+{pages} pages type {memory_type:#x} attr {attribute:#x}");
         self.touch();
         Ok(())
@@ -186,7 +191,7 @@ impl MemoryMap {
         if self.handoff.is_locked() {
             return Err(MapError::Locked);
         }
-        if base % PAGE_SIZE != 0 {
+        if !base.is_multiple_of(PAGE_SIZE) {
             return Err(MapError::MisalignedBase { base });
         }
         if pages == 0 {
@@ -224,7 +229,9 @@ impl MemoryMap {
 
     /// Free (`EfiConventionalMemory`) ranges, sorted by address.
     pub fn free_ranges(&self) -> impl Iterator<Item = MemoryRange> + '_ {
-        self.regions.iter().filter(|r| r.memory_type == efi::CONVENTIONAL_MEMORY)
+        self.regions
+            .iter()
+            .filter(|r| r.memory_type == efi::CONVENTIONAL_MEMORY)
     }
 
     /// Number of pages of each memory type (for the inventory summary).
@@ -243,19 +250,27 @@ impl MemoryMap {
 
     /// Whether every page of `[base, end)` is `EfiConventionalMemory`.
     fn is_free(&self, base: u64, end: u64) -> bool {
-        self.regions.covered_by(base, end, |r| r.memory_type == efi::CONVENTIONAL_MEMORY)
+        self.regions
+            .covered_by(base, end, |r| r.memory_type == efi::CONVENTIONAL_MEMORY)
     }
 
     /// Re-types free pages `[base, base + pages)` (checked free by the caller) to `memory_type`.
     fn carve(&mut self, base: u64, pages: u64, memory_type: u32) {
-        let runtime = if gets_runtime_attribute(memory_type) { efi::MEMORY_RUNTIME } else { 0 };
-        self.regions.convert(base, pages, |_, attr| (memory_type, attr | runtime));
+        let runtime = if gets_runtime_attribute(memory_type) {
+            efi::MEMORY_RUNTIME
+        } else {
+            0
+        };
+        self.regions
+            .convert(base, pages, |_, attr| (memory_type, attr | runtime));
         self.touch();
     }
 
     /// Returns pages `[base, base + pages)` to free memory, dropping `EFI_MEMORY_RUNTIME`.
     fn release(&mut self, base: u64, pages: u64) {
-        self.regions.convert(base, pages, |_, attr| (efi::CONVENTIONAL_MEMORY, attr & !efi::MEMORY_RUNTIME));
+        self.regions.convert(base, pages, |_, attr| {
+            (efi::CONVENTIONAL_MEMORY, attr & !efi::MEMORY_RUNTIME)
+        });
         self.touch();
     }
 

@@ -16,7 +16,10 @@ impl Tpl {
 
     /// Whether this is one of the four levels the spec lets a caller name.
     pub fn is_valid(self) -> bool {
-        matches!(self, Tpl::APPLICATION | Tpl::CALLBACK | Tpl::NOTIFY | Tpl::HIGH_LEVEL)
+        matches!(
+            self,
+            Tpl::APPLICATION | Tpl::CALLBACK | Tpl::NOTIFY | Tpl::HIGH_LEVEL
+        )
     }
 
     /// Whether an event notification function may be registered at this level: one of the named levels above

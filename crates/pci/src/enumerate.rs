@@ -19,8 +19,8 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use crate::config::{
-    header_type, Bdf, ConfigSpace, CLASS_CODE, DEVICE_ID, HEADER_TYPE, PRIMARY_BUS, PROG_IF, REVISION_ID,
-    SECONDARY_BUS, SUBCLASS, SUBORDINATE_BUS, VENDOR_ID,
+    header_type, Bdf, ConfigSpace, CLASS_CODE, DEVICE_ID, HEADER_TYPE, PRIMARY_BUS, PROG_IF,
+    REVISION_ID, SECONDARY_BUS, SUBCLASS, SUBORDINATE_BUS, VENDOR_ID,
 };
 
 /// The layout of a function's configuration header (Header Type bits 6:0).
@@ -102,7 +102,10 @@ impl fmt::Display for EnumerateError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::BusNumbersExhausted { bridge, last_bus } => {
-                write!(f, "no bus number left for bridge {bridge} (last usable bus {last_bus:#04x})")
+                write!(
+                    f,
+                    "no bus number left for bridge {bridge} (last usable bus {last_bus:#04x})"
+                )
             }
         }
     }
@@ -113,10 +116,22 @@ impl fmt::Display for EnumerateError {
 ///
 /// Returns the functions in depth-first order (a bridge precedes the functions behind it).
 /// Errors: [`EnumerateError::BusNumbersExhausted`] when a bridge cannot get a secondary bus number.
-pub fn enumerate<C: ConfigSpace + ?Sized>(cfg: &mut C, last_bus: u8) -> Result<Vec<PciFunction>, EnumerateError> {
-    let mut walk = Walk { cfg, last_bus, max_bus: 0, found: Vec::new() };
+pub fn enumerate<C: ConfigSpace + ?Sized>(
+    cfg: &mut C,
+    last_bus: u8,
+) -> Result<Vec<PciFunction>, EnumerateError> {
+    let mut walk = Walk {
+        cfg,
+        last_bus,
+        max_bus: 0,
+        found: Vec::new(),
+    };
     walk.scan_bus(0, None)?;
-    log::info!("found {} PCI functions on buses 00..={:02x}", walk.found.len(), walk.max_bus);
+    log::info!(
+        "found {} PCI functions on buses 00..={:02x}",
+        walk.found.len(),
+        walk.max_bus
+    );
     Ok(walk.found)
 }
 
@@ -131,13 +146,31 @@ struct Walk<'a, C: ConfigSpace + ?Sized> {
 impl<C: ConfigSpace + ?Sized> Walk<'_, C> {
     fn scan_bus(&mut self, bus: u8, parent: Option<Bdf>) -> Result<(), EnumerateError> {
         for device in 0..Bdf::DEVICES_PER_BUS {
-            let Some(function0) = self.probe(Bdf { bus, device, function: 0 }, parent) else {
+            let Some(function0) = self.probe(
+                Bdf {
+                    bus,
+                    device,
+                    function: 0,
+                },
+                parent,
+            ) else {
                 continue;
             };
-            let functions = if function0.multi_function { Bdf::FUNCTIONS_PER_DEVICE } else { 1 };
+            let functions = if function0.multi_function {
+                Bdf::FUNCTIONS_PER_DEVICE
+            } else {
+                1
+            };
             self.visit(function0)?;
             for function in 1..functions {
-                if let Some(found) = self.probe(Bdf { bus, device, function }, parent) {
+                if let Some(found) = self.probe(
+                    Bdf {
+                        bus,
+                        device,
+                        function,
+                    },
+                    parent,
+                ) {
                     self.visit(found)?;
                 }
             }
@@ -194,16 +227,40 @@ impl<C: ConfigSpace + ?Sized> Walk<'_, C> {
     fn number_bridge(&mut self, bridge: Bdf) -> Result<(), EnumerateError> {
         let index = self.found.len() - 1;
         if self.max_bus >= self.last_bus {
-            log::error!("{bridge}: no bus number left (last usable bus {:#04x})", self.last_bus);
-            self.write_buses(bridge, BusNumbers { primary: bridge.bus, secondary: 0, subordinate: 0 });
-            return Err(EnumerateError::BusNumbersExhausted { bridge, last_bus: self.last_bus });
+            log::error!(
+                "{bridge}: no bus number left (last usable bus {:#04x})",
+                self.last_bus
+            );
+            self.write_buses(
+                bridge,
+                BusNumbers {
+                    primary: bridge.bus,
+                    secondary: 0,
+                    subordinate: 0,
+                },
+            );
+            return Err(EnumerateError::BusNumbersExhausted {
+                bridge,
+                last_bus: self.last_bus,
+            });
         }
         let secondary = self.max_bus + 1;
         self.max_bus = secondary;
         // Forward everything above `secondary` while scanning, so deeper bridges' buses are reachable.
-        self.write_buses(bridge, BusNumbers { primary: bridge.bus, secondary, subordinate: self.last_bus });
+        self.write_buses(
+            bridge,
+            BusNumbers {
+                primary: bridge.bus,
+                secondary,
+                subordinate: self.last_bus,
+            },
+        );
         let scanned = self.scan_bus(secondary, Some(bridge));
-        let buses = BusNumbers { primary: bridge.bus, secondary, subordinate: self.max_bus };
+        let buses = BusNumbers {
+            primary: bridge.bus,
+            secondary,
+            subordinate: self.max_bus,
+        };
         self.write_buses(bridge, buses);
         self.found[index].bridge_buses = Some(buses);
         log::debug!("{bridge}: buses {secondary:02x}..={:02x}", self.max_bus);

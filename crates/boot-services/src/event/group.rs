@@ -18,5 +18,11 @@ pub const MEMORY_MAP_CHANGE: Guid = r_efi::efi::EVENT_GROUP_MEMORY_MAP_CHANGE;
 pub const READY_TO_BOOT: Guid = r_efi::efi::EVENT_GROUP_READY_TO_BOOT;
 /// ExitBootServices-failed group (4f6c5507-232f-4787-b95e-72f862490cb1), signalled when `ExitBootServices()`
 /// returns `EFI_INVALID_PARAMETER` for a stale map key.
-pub const EXIT_BOOT_SERVICES_FAILED: Guid =
-    Guid::from_fields(0x4f6c5507, 0x232f, 0x4787, 0xb9, 0x5e, &[0x72, 0xf8, 0x62, 0x49, 0x0c, 0xb1]);
+pub const EXIT_BOOT_SERVICES_FAILED: Guid = Guid::from_fields(
+    0x4f6c5507,
+    0x232f,
+    0x4787,
+    0xb9,
+    0x5e,
+    &[0x72, 0xf8, 0x62, 0x49, 0x0c, 0xb1],
+);

@@ -22,7 +22,10 @@ pub(crate) struct NotifyQueues {
 
 impl NotifyQueues {
     pub(crate) const fn new() -> NotifyQueues {
-        NotifyQueues { levels: [const { VecDeque::new() }; LEVELS], live: [0; LEVELS] }
+        NotifyQueues {
+            levels: [const { VecDeque::new() }; LEVELS],
+            live: [0; LEVELS],
+        }
     }
 
     /// Reserves queue room for one more notify event at `tpl` (which must be `<= TPL_HIGH_LEVEL`).
@@ -31,7 +34,9 @@ impl NotifyQueues {
     pub(crate) fn reserve_for_new(&mut self, tpl: Tpl) -> Result<()> {
         let queue = &mut self.levels[tpl.0];
         let wanted = self.live[tpl.0] + 1;
-        queue.try_reserve(wanted.saturating_sub(queue.len())).map_err(|_| Status::OUT_OF_RESOURCES)?;
+        queue
+            .try_reserve(wanted.saturating_sub(queue.len()))
+            .map_err(|_| Status::OUT_OF_RESOURCES)?;
         self.live[tpl.0] = wanted;
         Ok(())
     }
@@ -39,6 +44,11 @@ impl NotifyQueues {
     /// Forgets a closed notify event of level `tpl`: drops any pending entry and its reservation.
     pub(crate) fn forget(&mut self, tpl: Tpl, id: EventId) {
         self.levels[tpl.0].retain(|queued| *queued != id);
+        self.unreserve(tpl);
+    }
+
+    /// Returns one reservation of level `tpl` (an event creation that failed after reserving).
+    pub(crate) fn unreserve(&mut self, tpl: Tpl) {
         self.live[tpl.0] = self.live[tpl.0].saturating_sub(1);
     }
 
@@ -49,7 +59,10 @@ impl NotifyQueues {
 
     /// The highest level strictly above `floor` with a pending notification.
     pub(crate) fn highest_above(&self, floor: Tpl) -> Option<Tpl> {
-        (floor.0.saturating_add(1)..LEVELS).rev().find(|&level| !self.levels[level].is_empty()).map(Tpl)
+        (floor.0.saturating_add(1)..LEVELS)
+            .rev()
+            .find(|&level| !self.levels[level].is_empty())
+            .map(Tpl)
     }
 
     /// Removes and returns the oldest entry of level `tpl`.
@@ -58,7 +71,11 @@ impl NotifyQueues {
     }
 
     /// Keeps only the entries for which `keep` is true; returns the removed ones through `dropped`.
-    pub(crate) fn retain(&mut self, mut keep: impl FnMut(EventId) -> bool, mut dropped: impl FnMut(EventId)) {
+    pub(crate) fn retain(
+        &mut self,
+        mut keep: impl FnMut(EventId) -> bool,
+        mut dropped: impl FnMut(EventId),
+    ) {
         for queue in self.levels.iter_mut() {
             queue.retain(|&id| {
                 let kept = keep(id);

@@ -52,10 +52,4 @@ impl PageSet {
             self.intervals.insert(end, e);
         }
     }
-
-    /// The intervals, sorted.
-    #[cfg(test)]
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
-        self.intervals.iter().map(|(&s, &e)| (s, e))
-    }
 }

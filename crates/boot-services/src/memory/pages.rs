@@ -49,9 +49,9 @@ impl MemoryMap {
                 }
                 base
             }
-            AllocateType::MaxAddress(max) => {
-                self.find_top_down(pages, granularity, 0, max.saturating_add(1)).ok_or(Status::OUT_OF_RESOURCES)?
-            }
+            AllocateType::MaxAddress(max) => self
+                .find_top_down(pages, granularity, 0, max.saturating_add(1))
+                .ok_or(Status::OUT_OF_RESOURCES)?,
             AllocateType::AnyPages => self.find_any(pages, granularity).ok_or(Status::OUT_OF_RESOURCES)?,
         };
         self.carve(base, pages, memory_type);
@@ -64,23 +64,26 @@ impl MemoryMap {
     /// out by [`Self::allocate_pages`] may be freed (loaders trim over-sized allocations this way).
     ///
     /// Errors: `INVALID_PARAMETER` if `memory` is not 4 KiB aligned (64 KiB for runtime types on AArch64), `pages`
-    /// is 0 or the range overflows; `NOT_FOUND` if any page of the range was not allocated by `AllocatePages()`
+    /// is 0, the range overflows, or it would cut a runtime-granular range inside a 64 KiB granule (AArch64); `NOT_FOUND` if any page of the range was not allocated by `AllocatePages()`
     /// (free memory, firmware reservations, pool pages, holes); [`super::HANDOFF_LOCKED_STATUS`] after
     /// [`MemoryMap::lock`].
     pub fn free_pages(&mut self, memory: u64, pages: u64) -> Result<()> {
         self.refuse_if_locked("FreePages", None, Some(memory), pages)?;
-        if memory % PAGE_SIZE != 0 || pages == 0 {
+        if !memory.is_multiple_of(PAGE_SIZE) || pages == 0 {
             return Err(Status::INVALID_PARAMETER);
         }
         let memory_type = self.memory_type_at(memory).ok_or(Status::NOT_FOUND)?;
         let granularity = self.granularity_pages(memory_type);
-        if memory % (granularity * PAGE_SIZE) != 0 {
+        if !memory.is_multiple_of(granularity * PAGE_SIZE) {
             return Err(Status::INVALID_PARAMETER);
         }
         let pages = round_up_pages(pages, granularity).ok_or(Status::INVALID_PARAMETER)?;
         let end = page_end(memory, pages).ok_or(Status::INVALID_PARAMETER)?;
         if !self.allocated.contains(memory, end) {
             return Err(Status::NOT_FOUND);
+        }
+        if !self.granules_intact(memory, end) {
+            return Err(Status::INVALID_PARAMETER);
         }
         self.allocated.remove(memory, end);
         self.release(memory, pages);
@@ -99,6 +102,17 @@ impl MemoryMap {
             Some(max) => self.find_top_down(pages, 1, 0, max.saturating_add(1)),
             None => self.find_any(pages, 1),
         }
+    }
+
+    /// Whether freeing `[start, end)` would leave every runtime-granular range in whole granules: each such range
+    /// touched must be cut only at multiples of the runtime granularity. (A range that starts in a 4 KiB-granular
+    /// allocation may run into an adjacent 64 KiB-granular one on AArch64.)
+    fn granules_intact(&self, start: u64, end: u64) -> bool {
+        let granule = self.granularity.pages() * PAGE_SIZE;
+        self.regions
+            .overlapping(start, end)
+            .filter(|r| is_runtime_granular_type(r.memory_type))
+            .all(|r| start.max(r.base) % granule == 0 && end.min(r.end()) % granule == 0)
     }
 
     /// Granularity in pages for allocations of `memory_type`.

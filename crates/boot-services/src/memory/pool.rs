@@ -107,7 +107,10 @@ impl MemoryMap {
         if !is_allocatable_type(memory_type) {
             return Err(Status::INVALID_PARAMETER);
         }
-        let capacity = size.max(1).checked_next_multiple_of(POOL_ALIGN).ok_or(Status::OUT_OF_RESOURCES)?;
+        let capacity = size
+            .max(1)
+            .checked_next_multiple_of(POOL_ALIGN)
+            .ok_or(Status::OUT_OF_RESOURCES)?;
         let (addr, chunk) = match self.pool.take(memory_type, capacity) {
             Some(found) => found,
             None => {
@@ -115,7 +118,11 @@ impl MemoryMap {
                 self.pool.take(memory_type, capacity).ok_or(Status::OUT_OF_RESOURCES)?
             }
         };
-        let allocation = PoolAllocation { memory_type, size, capacity };
+        let allocation = PoolAllocation {
+            memory_type,
+            size,
+            capacity,
+        };
         self.pool.live.insert(addr, Block { allocation, chunk });
         log::trace!(target: "memory", "AllocatePool type {memory_type:#x} {size} bytes: {addr:#x}");
         Ok(addr)
@@ -160,7 +167,15 @@ impl MemoryMap {
         self.carve(base, pages, memory_type);
         let mut free = BTreeMap::new();
         free.insert(base, pages * PAGE_SIZE);
-        self.pool.chunks.insert(base, Chunk { memory_type, pages, free, live: 0 });
+        self.pool.chunks.insert(
+            base,
+            Chunk {
+                memory_type,
+                pages,
+                free,
+                live: 0,
+            },
+        );
         log::debug!(target: "memory", "pool chunk for type {memory_type:#x}: {base:#x}+{pages} pages");
         Ok(())
     }

@@ -76,10 +76,7 @@ impl Regions {
     /// Whether `[base, end)` is covered without holes by ranges that all satisfy `pred`.
     pub(crate) fn covered_by(&self, base: u64, end: u64, pred: impl Fn(&MemoryRange) -> bool) -> bool {
         let mut cursor = base;
-        let Some(first) = self.containing(base) else {
-            return false;
-        };
-        for r in core::iter::once(first).chain(self.iter_from(first.base.saturating_add(1), end)) {
+        for r in self.overlapping(base, end) {
             if r.base > cursor || !pred(&r) {
                 return false;
             }
@@ -91,21 +88,31 @@ impl Regions {
         false
     }
 
-    /// Ranges whose base lies in `[from, to)`.
-    fn iter_from(&self, from: u64, to: u64) -> impl Iterator<Item = MemoryRange> + '_ {
-        self.map.range(from..to).map(|(&base, e)| MemoryRange {
-            base,
-            pages: e.pages,
-            memory_type: e.memory_type,
-            attribute: e.attribute,
-        })
+    /// Ranges that share at least one byte with `[base, end)`, sorted.
+    pub(crate) fn overlapping(&self, base: u64, end: u64) -> impl Iterator<Item = MemoryRange> + '_ {
+        let first = self.containing(base);
+        let rest_from = first.map_or(base, |r| r.base.saturating_add(1));
+        first.into_iter().chain(
+            self.map
+                .range(rest_from..end.max(rest_from))
+                .map(|(&b, e)| MemoryRange {
+                    base: b,
+                    pages: e.pages,
+                    memory_type: e.memory_type,
+                    attribute: e.attribute,
+                }),
+        )
     }
 
     /// Adds a range that must not overlap any existing one (the caller checked with [`Self::overlaps`]).
     pub(crate) fn insert(&mut self, range: MemoryRange) {
         self.map.insert(
             range.base,
-            Extent { pages: range.pages, memory_type: range.memory_type, attribute: range.attribute },
+            Extent {
+                pages: range.pages,
+                memory_type: range.memory_type,
+                attribute: range.attribute,
+            },
         );
         self.merge_around(range.base, range.end());
     }
@@ -137,7 +144,13 @@ impl Regions {
         }
         let head_pages = (addr - base) / PAGE_SIZE;
         self.map.insert(base, Extent { pages: head_pages, ..e });
-        self.map.insert(addr, Extent { pages: e.pages - head_pages, ..e });
+        self.map.insert(
+            addr,
+            Extent {
+                pages: e.pages - head_pages,
+                ..e
+            },
+        );
     }
 
     /// Merges contiguous equal ranges among those touching `[lo, hi]` (including the neighbours just outside).

@@ -16,7 +16,7 @@ use crate::Status;
 /// `DescriptorSize` reported by `GetMemoryMap()`: the byte stride between descriptors (see the module docs).
 pub const DESCRIPTOR_SIZE: usize = 48;
 
-const _: () = assert!(DESCRIPTOR_SIZE > size_of::<efi::MemoryDescriptor>() && DESCRIPTOR_SIZE % 8 == 0);
+const _: () = assert!(DESCRIPTOR_SIZE > size_of::<efi::MemoryDescriptor>() && DESCRIPTOR_SIZE.is_multiple_of(8));
 
 /// Everything a successful `GetMemoryMap()` returns.
 #[derive(Clone, Debug)]

@@ -6,7 +6,9 @@ use alloc::vec::Vec;
 
 use r_efi::efi::{Event, Guid, Handle};
 
-use super::{DevicePathReader, Interface, OpenProtocolInformationEntry, Registration, BY_CHILD_CONTROLLER, BY_DRIVER};
+use super::{
+    DevicePathReader, Interface, OpenProtocolInformationEntry, BY_CHILD_CONTROLLER, BY_DRIVER,
+};
 use super::{BY_HANDLE_PROTOCOL, DEVICE_PATH_GUID, GET_PROTOCOL, TEST_PROTOCOL};
 use crate::handle::{handle_key, key_handle, HandleAllocator};
 use crate::{Result, Status};
@@ -104,11 +106,15 @@ impl ProtocolDatabase {
     }
 
     pub(crate) fn entry(&self, handle: Handle) -> Result<&HandleEntry> {
-        self.handles.get(&handle_key(handle)).ok_or(Status::INVALID_PARAMETER)
+        self.handles
+            .get(&handle_key(handle))
+            .ok_or(Status::INVALID_PARAMETER)
     }
 
     pub(crate) fn entry_mut(&mut self, handle: Handle) -> Result<&mut HandleEntry> {
-        self.handles.get_mut(&handle_key(handle)).ok_or(Status::INVALID_PARAMETER)
+        self.handles
+            .get_mut(&handle_key(handle))
+            .ok_or(Status::INVALID_PARAMETER)
     }
 
     /// The interface of `guid` on `handle` without recording an open (used for `TEST_PROTOCOL`, for the
@@ -123,7 +129,12 @@ impl ProtocolDatabase {
     /// handle when `handle` is `None`, and queues the notify events registered for `guid`.
     /// Returns the handle. Errors: `INVALID_PARAMETER` when `handle` is not a live handle or already carries
     /// `guid`; `OUT_OF_RESOURCES` when handle values are exhausted.
-    pub fn install_protocol_interface(&mut self, handle: Option<Handle>, guid: Guid, interface: Interface) -> Result<Handle> {
+    pub fn install_protocol_interface(
+        &mut self,
+        handle: Option<Handle>,
+        guid: Guid,
+        interface: Interface,
+    ) -> Result<Handle> {
         let key = self.install_target(handle, core::slice::from_ref(&guid))?;
         self.install_unchecked(key, guid, interface);
         Ok(key_handle(key))
@@ -191,7 +202,11 @@ impl ProtocolDatabase {
     pub(crate) fn install_unchecked(&mut self, key: usize, guid: Guid, interface: Interface) {
         log::trace!(target: "boot_services::protocol", "install {:?} on {:#x}", guid, key);
         let entry = self.handles.entry(key).or_default();
-        entry.protocols.push(Instance { guid, interface: interface.addr(), opens: Vec::new() });
+        entry.protocols.push(Instance {
+            guid,
+            interface: interface.addr(),
+            opens: Vec::new(),
+        });
         self.notify_installed(key, &guid);
     }
 
@@ -205,12 +220,20 @@ impl ProtocolDatabase {
 
     /// Drains the events queued by installs; [`super::Services`] signals them after releasing the lock.
     pub fn take_pending_signals(&mut self) -> Vec<Event> {
-        core::mem::take(&mut self.pending_signals).into_iter().map(key_handle).collect()
+        core::mem::take(&mut self.pending_signals)
+            .into_iter()
+            .map(key_handle)
+            .collect()
     }
 
     /// Locates `(guid, interface)` on `handle`. Errors: `INVALID_PARAMETER` (bad handle), `NOT_FOUND` (protocol
     /// absent or installed with another interface).
-    pub(crate) fn instance(&self, handle: Handle, guid: &Guid, interface: Interface) -> Result<&Instance> {
+    pub(crate) fn instance(
+        &self,
+        handle: Handle,
+        guid: &Guid,
+        interface: Interface,
+    ) -> Result<&Instance> {
         let inst = self.entry(handle)?.find(guid).ok_or(Status::NOT_FOUND)?;
         if inst.interface != interface.addr() {
             return Err(Status::NOT_FOUND);
@@ -219,7 +242,12 @@ impl ProtocolDatabase {
     }
 
     /// The agents holding `(guid, interface)` on `handle` `BY_DRIVER`, deduplicated, in open order.
-    pub(crate) fn by_driver_agents(&self, handle: Handle, guid: &Guid, interface: Interface) -> Result<Vec<Handle>> {
+    pub(crate) fn by_driver_agents(
+        &self,
+        handle: Handle,
+        guid: &Guid,
+        interface: Interface,
+    ) -> Result<Vec<Handle>> {
         let inst = self.instance(handle, guid, interface)?;
         let mut agents: Vec<Handle> = Vec::new();
         for o in inst.opens.iter().filter(|o| o.attributes & BY_DRIVER != 0) {
@@ -234,11 +262,17 @@ impl ProtocolDatabase {
     /// `BY_HANDLE_PROTOCOL`/`GET_PROTOCOL`/`TEST_PROTOCOL` opens; if nothing else remains open, removes the
     /// instance (and the handle when it was the last protocol). Errors: `ACCESS_DENIED` when opens remain (the
     /// instance stays installed), `INVALID_PARAMETER`/`NOT_FOUND` when it disappeared meanwhile.
-    pub(crate) fn finish_uninstall(&mut self, handle: Handle, guid: &Guid, interface: Interface) -> Result<()> {
+    pub(crate) fn finish_uninstall(
+        &mut self,
+        handle: Handle,
+        guid: &Guid,
+        interface: Interface,
+    ) -> Result<()> {
         self.instance(handle, guid, interface)?;
         let entry = self.entry_mut(handle)?;
         let inst = entry.find_mut(guid).ok_or(Status::NOT_FOUND)?;
-        inst.opens.retain(|o| o.attributes & (BY_HANDLE_PROTOCOL | GET_PROTOCOL | TEST_PROTOCOL) == 0);
+        inst.opens
+            .retain(|o| o.attributes & (BY_HANDLE_PROTOCOL | GET_PROTOCOL | TEST_PROTOCOL) == 0);
         if !inst.opens.is_empty() {
             return Err(Status::ACCESS_DENIED);
         }
@@ -253,11 +287,21 @@ impl ProtocolDatabase {
     /// Swaps the interface of `guid` on `handle` (opens are dropped: they referred to the old interface) and
     /// queues notifications, as ReinstallProtocolInterface() does after its disconnect phase.
     /// Errors: `ACCESS_DENIED` while opens other than `BY_HANDLE_PROTOCOL`/`GET_PROTOCOL`/`TEST_PROTOCOL` remain.
-    pub(crate) fn swap_interface(&mut self, handle: Handle, guid: &Guid, old: Interface, new: Interface) -> Result<()> {
+    pub(crate) fn swap_interface(
+        &mut self,
+        handle: Handle,
+        guid: &Guid,
+        old: Interface,
+        new: Interface,
+    ) -> Result<()> {
         self.instance(handle, guid, old)?;
         let key = handle_key(handle);
-        let inst = self.entry_mut(handle)?.find_mut(guid).ok_or(Status::NOT_FOUND)?;
-        inst.opens.retain(|o| o.attributes & (BY_HANDLE_PROTOCOL | GET_PROTOCOL | TEST_PROTOCOL) == 0);
+        let inst = self
+            .entry_mut(handle)?
+            .find_mut(guid)
+            .ok_or(Status::NOT_FOUND)?;
+        inst.opens
+            .retain(|o| o.attributes & (BY_HANDLE_PROTOCOL | GET_PROTOCOL | TEST_PROTOCOL) == 0);
         if !inst.opens.is_empty() {
             return Err(Status::ACCESS_DENIED);
         }
@@ -282,7 +326,9 @@ impl ProtocolDatabase {
     /// `agent` when given. Children that no longer exist are skipped.
     pub(crate) fn children(&self, controller: Handle, agent: Option<Handle>) -> Vec<Handle> {
         let mut out: Vec<Handle> = Vec::new();
-        let Ok(entry) = self.entry(controller) else { return out };
+        let Ok(entry) = self.entry(controller) else {
+            return out;
+        };
         for o in entry.protocols.iter().flat_map(|p| p.opens.iter()) {
             let agent_ok = agent.is_none_or(|a| a.addr() == o.agent);
             if o.attributes & BY_CHILD_CONTROLLER != 0
@@ -300,13 +346,20 @@ impl ProtocolDatabase {
     pub(crate) fn instances_of(&self, guid: &Guid) -> Vec<(Handle, Interface)> {
         self.handles
             .iter()
-            .filter_map(|(k, e)| e.find(guid).map(|i| (key_handle(*k), key_handle(i.interface))))
+            .filter_map(|(k, e)| {
+                e.find(guid)
+                    .map(|i| (key_handle(*k), key_handle(i.interface)))
+            })
             .collect()
     }
 
     /// OpenProtocolInformation() (UEFI 2.10 section 7.3): the open list of `guid` on `handle`.
     /// Errors: `INVALID_PARAMETER` (bad handle), `NOT_FOUND` (protocol not on the handle).
-    pub fn open_protocol_information(&self, handle: Handle, guid: &Guid) -> Result<Vec<OpenProtocolInformationEntry>> {
+    pub fn open_protocol_information(
+        &self,
+        handle: Handle,
+        guid: &Guid,
+    ) -> Result<Vec<OpenProtocolInformationEntry>> {
         let inst = self.entry(handle)?.find(guid).ok_or(Status::NOT_FOUND)?;
         Ok(inst
             .opens
@@ -323,14 +376,15 @@ impl ProtocolDatabase {
     /// ProtocolsPerHandle() (UEFI 2.10 section 7.3): the GUIDs on `handle` in install order.
     /// Errors: `INVALID_PARAMETER` (bad handle).
     pub fn protocols_per_handle(&self, handle: Handle) -> Result<Vec<Guid>> {
-        Ok(self.entry(handle)?.protocols.iter().map(|p| p.guid).collect())
+        Ok(self
+            .entry(handle)?
+            .protocols
+            .iter()
+            .map(|p| p.guid)
+            .collect())
     }
 
     pub(crate) fn core_agent(&self) -> usize {
         self.core_agent
-    }
-
-    pub(crate) fn registration(&mut self, reg: Registration) -> Option<&mut Notify> {
-        self.notifies.get_mut(&reg.0)
     }
 }

@@ -69,7 +69,11 @@ pub fn node_at(path: &[u8], offset: usize) -> Result<Node<'_>, DevicePathError> 
     let bytes = path
         .get(offset..offset + usize::from(length))
         .ok_or(DevicePathError::LengthPastEnd { offset, length })?;
-    Ok(Node { node_type: header[0], sub_type: header[1], bytes })
+    Ok(Node {
+        node_type: header[0],
+        sub_type: header[1],
+        bytes,
+    })
 }
 
 /// Length in bytes of the first instance of `path` *including* its end node (either end sub-type): the number
@@ -133,11 +137,29 @@ mod tests {
 
     #[test]
     fn malformed_paths_are_reported() {
-        assert_eq!(instance_len(&[1, 1]), Err(DevicePathError::TruncatedHeader { offset: 0 }));
-        assert_eq!(instance_len(&[1, 1, 2, 0]), Err(DevicePathError::LengthTooSmall { offset: 0, length: 2 }));
-        assert_eq!(instance_len(&[1, 1, 9, 0, 0]), Err(DevicePathError::LengthPastEnd { offset: 0, length: 9 }));
+        assert_eq!(
+            instance_len(&[1, 1]),
+            Err(DevicePathError::TruncatedHeader { offset: 0 })
+        );
+        assert_eq!(
+            instance_len(&[1, 1, 2, 0]),
+            Err(DevicePathError::LengthTooSmall {
+                offset: 0,
+                length: 2
+            })
+        );
+        assert_eq!(
+            instance_len(&[1, 1, 9, 0, 0]),
+            Err(DevicePathError::LengthPastEnd {
+                offset: 0,
+                length: 9
+            })
+        );
         // No end node: runs off the end.
-        assert_eq!(instance_len(&node(1, 1, &[])), Err(DevicePathError::TruncatedHeader { offset: 4 }));
+        assert_eq!(
+            instance_len(&node(1, 1, &[])),
+            Err(DevicePathError::TruncatedHeader { offset: 4 })
+        );
     }
 
     #[test]
@@ -148,7 +170,12 @@ mod tests {
         assert_eq!(match_prefix(&a, &ab), Ok(Some(12)));
         assert_eq!(match_prefix(&ab, &a), Ok(None));
         assert_eq!(match_prefix(&other, &ab), Ok(None));
-        let multi = [node(2, 1, &[0; 8]), node(END_TYPE, END_INSTANCE_SUBTYPE, &[]), node(1, 1, &[])].concat();
+        let multi = [
+            node(2, 1, &[0; 8]),
+            node(END_TYPE, END_INSTANCE_SUBTYPE, &[]),
+            node(1, 1, &[]),
+        ]
+        .concat();
         assert_eq!(match_prefix(&a, &multi), Ok(Some(12)));
     }
 }

@@ -27,8 +27,14 @@ impl ProtocolDatabase {
     pub fn locate_handle(&mut self, search: LocateSearch) -> Result<Vec<Handle>> {
         let found: Vec<Handle> = match search {
             LocateSearch::AllHandles => self.handles.keys().map(|k| key_handle(*k)).collect(),
-            LocateSearch::ByProtocol(guid) => self.instances_of(&guid).into_iter().map(|(h, _)| h).collect(),
-            LocateSearch::ByRegisterNotify(reg) => self.next_fresh(reg).map(key_handle).into_iter().collect(),
+            LocateSearch::ByProtocol(guid) => self
+                .instances_of(&guid)
+                .into_iter()
+                .map(|(h, _)| h)
+                .collect(),
+            LocateSearch::ByRegisterNotify(reg) => {
+                self.next_fresh(reg).map(key_handle).into_iter().collect()
+            }
         };
         if found.is_empty() {
             return Err(Status::NOT_FOUND);
@@ -45,9 +51,17 @@ impl ProtocolDatabase {
     /// LocateProtocol(): without a registration, the interface of `guid` on the first handle carrying it; with
     /// one, the interface on the next handle new to that registration that carries `guid`.
     /// Errors: `NOT_FOUND` when there is none (or the key is unknown).
-    pub fn locate_protocol(&mut self, guid: &Guid, registration: Option<Registration>) -> Result<Interface> {
+    pub fn locate_protocol(
+        &mut self,
+        guid: &Guid,
+        registration: Option<Registration>,
+    ) -> Result<Interface> {
         match registration {
-            None => self.instances_of(guid).first().map(|(_, i)| *i).ok_or(Status::NOT_FOUND),
+            None => self
+                .instances_of(guid)
+                .first()
+                .map(|(_, i)| *i)
+                .ok_or(Status::NOT_FOUND),
             Some(reg) => {
                 while let Some(key) = self.next_fresh(reg) {
                     if let Ok(i) = self.get_interface(key_handle(key), guid) {
@@ -76,8 +90,12 @@ impl ProtocolDatabase {
             if entry.find(guid).is_none() {
                 continue;
             }
-            let Some(dp) = entry.find(&DEVICE_PATH_GUID) else { continue };
-            let Some(bytes) = reader.device_path_bytes(key_handle(dp.interface)) else { continue };
+            let Some(dp) = entry.find(&DEVICE_PATH_GUID) else {
+                continue;
+            };
+            let Some(bytes) = reader.device_path_bytes(key_handle(dp.interface)) else {
+                continue;
+            };
             if let Ok(Some(len)) = match_prefix(&bytes, path) {
                 if best.is_none_or(|(_, b)| len > b) {
                     best = Some((key_handle(*key), len));

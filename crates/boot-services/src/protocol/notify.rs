@@ -22,16 +22,29 @@ impl ProtocolDatabase {
             return Err(Status::INVALID_PARAMETER);
         }
         let n = self.next_registration;
-        let key = n.checked_mul(16).and_then(|k| k.checked_add(8)).ok_or(Status::OUT_OF_RESOURCES)?;
+        let key = n
+            .checked_mul(16)
+            .and_then(|k| k.checked_add(8))
+            .ok_or(Status::OUT_OF_RESOURCES)?;
         self.next_registration = n + 1;
-        self.notifies.insert(key, Notify { guid, event: event.addr(), fresh: VecDeque::new() });
+        self.notifies.insert(
+            key,
+            Notify {
+                guid,
+                event: event.addr(),
+                fresh: VecDeque::new(),
+            },
+        );
         Ok(Registration(key))
     }
 
     /// Removes one registration (the firmware calls this when the registration's event is closed).
     /// Errors: `INVALID_PARAMETER` for an unknown key.
     pub fn unregister_protocol_notify(&mut self, registration: Registration) -> Result<()> {
-        self.notifies.remove(&registration.0).map(|_| ()).ok_or(Status::INVALID_PARAMETER)
+        self.notifies
+            .remove(&registration.0)
+            .map(|_| ())
+            .ok_or(Status::INVALID_PARAMETER)
     }
 
     /// Removes every registration using `event` (for CloseEvent(), UEFI 2.10 section 7.1); returns how many.
@@ -47,7 +60,11 @@ impl ProtocolDatabase {
         let notify = self.notifies.get_mut(&registration.0)?;
         let guid = notify.guid;
         while let Some(key) = notify.fresh.pop_front() {
-            if self.handles.get(&key).is_some_and(|e| e.find(&guid).is_some()) {
+            if self
+                .handles
+                .get(&key)
+                .is_some_and(|e| e.find(&guid).is_some())
+            {
                 return Some(key);
             }
         }

@@ -6,7 +6,9 @@ use alloc::vec::Vec;
 use r_efi::efi::{Guid, Handle};
 
 use super::database::OpenRecord;
-use super::{Interface, ProtocolDatabase, BY_CHILD_CONTROLLER, BY_DRIVER, BY_HANDLE_PROTOCOL, EXCLUSIVE};
+use super::{
+    Interface, ProtocolDatabase, BY_CHILD_CONTROLLER, BY_DRIVER, BY_HANDLE_PROTOCOL, EXCLUSIVE,
+};
 use super::{GET_PROTOCOL, TEST_PROTOCOL};
 use crate::handle::{handle_key, key_handle};
 use crate::{Result, Status};
@@ -27,7 +29,14 @@ impl ProtocolDatabase {
     /// Errors: `INVALID_PARAMETER` (bad handle), `UNSUPPORTED` (protocol not on the handle).
     pub fn handle_protocol(&mut self, handle: Handle, guid: &Guid) -> Result<Interface> {
         let agent = key_handle(self.core_agent());
-        match self.open_protocol_step(handle, guid, agent, core::ptr::null_mut(), BY_HANDLE_PROTOCOL, false)? {
+        match self.open_protocol_step(
+            handle,
+            guid,
+            agent,
+            core::ptr::null_mut(),
+            BY_HANDLE_PROTOCOL,
+            false,
+        )? {
             OpenStep::Opened(i) => Ok(i),
             OpenStep::Disconnect(_) => Err(Status::ACCESS_DENIED),
         }
@@ -76,7 +85,10 @@ impl ProtocolDatabase {
 
         if attributes & (BY_DRIVER | EXCLUSIVE) != 0 {
             if attributes & BY_DRIVER != 0
-                && inst.opens.iter().any(|o| o.attributes == attributes && o.agent == agent_key)
+                && inst
+                    .opens
+                    .iter()
+                    .any(|o| o.attributes == attributes && o.agent == agent_key)
             {
                 return Err(Status::ALREADY_STARTED);
             }
@@ -100,10 +112,12 @@ impl ProtocolDatabase {
             return Ok(OpenStep::Opened(interface));
         }
         let sharable = attributes & (BY_DRIVER | EXCLUSIVE) == 0;
-        let existing = inst
-            .opens
-            .iter_mut()
-            .find(|o| sharable && o.agent == agent_key && o.controller == controller_key && o.attributes == attributes);
+        let existing = inst.opens.iter_mut().find(|o| {
+            sharable
+                && o.agent == agent_key
+                && o.controller == controller_key
+                && o.attributes == attributes
+        });
         match existing {
             Some(o) => o.open_count = o.open_count.saturating_add(1),
             None => inst.opens.push(OpenRecord {
@@ -120,13 +134,22 @@ impl ProtocolDatabase {
     /// CloseProtocol() (UEFI 2.10 section 7.3): removes every open record of `guid` on `handle` made by `agent`
     /// for `controller`. Errors: `INVALID_PARAMETER` when `handle` or `agent` is not live or `controller` is
     /// non-null and not live; `NOT_FOUND` when the protocol is not on the handle or no such open exists.
-    pub fn close_protocol(&mut self, handle: Handle, guid: &Guid, agent: Handle, controller: Handle) -> Result<()> {
+    pub fn close_protocol(
+        &mut self,
+        handle: Handle,
+        guid: &Guid,
+        agent: Handle,
+        controller: Handle,
+    ) -> Result<()> {
         self.validate(handle)?;
         self.validate(agent)?;
         if !controller.is_null() {
             self.validate(controller)?;
         }
-        let inst = self.entry_mut(handle)?.find_mut(guid).ok_or(Status::NOT_FOUND)?;
+        let inst = self
+            .entry_mut(handle)?
+            .find_mut(guid)
+            .ok_or(Status::NOT_FOUND)?;
         let before = inst.opens.len();
         inst.opens
             .retain(|o| !(o.agent == handle_key(agent) && o.controller == handle_key(controller)));

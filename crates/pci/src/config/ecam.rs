@@ -56,7 +56,7 @@ impl EcamConfigAccess {
         if base == 0 {
             return Err(EcamError::NullBase);
         }
-        if base % FUNCTION_SPACE != 0 {
+        if !base.is_multiple_of(FUNCTION_SPACE) {
             return Err(EcamError::MisalignedBase(base));
         }
         let fits = base
@@ -86,10 +86,14 @@ impl EcamConfigAccess {
 
     /// Address of `offset` of `bdf`, or `None` when outside the window or the 4 KiB function space.
     fn address(&self, bdf: Bdf, offset: u16) -> Option<usize> {
-        if !bdf.is_valid() || u16::from(bdf.bus) >= self.bus_count || u64::from(offset) >= FUNCTION_SPACE {
+        if !bdf.is_valid()
+            || u16::from(bdf.bus) >= self.bus_count
+            || u64::from(offset) >= FUNCTION_SPACE
+        {
             return None;
         }
-        let delta = u64::from(bdf.bus) << 20 | u64::from(bdf.device) << 15 | u64::from(bdf.function) << 12;
+        let delta =
+            u64::from(bdf.bus) << 20 | u64::from(bdf.device) << 15 | u64::from(bdf.function) << 12;
         // Cannot overflow or exceed usize: `new` checked that the whole window fits.
         usize::try_from(self.base + delta + u64::from(offset)).ok()
     }

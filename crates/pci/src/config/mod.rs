@@ -47,7 +47,11 @@ impl Bdf {
     /// Builds a `Bdf`, or `None` if `device >= 32` or `function >= 8`.
     pub const fn new(bus: u8, device: u8, function: u8) -> Option<Self> {
         if device < Self::DEVICES_PER_BUS && function < Self::FUNCTIONS_PER_DEVICE {
-            Some(Self { bus, device, function })
+            Some(Self {
+                bus,
+                device,
+                function,
+            })
         } else {
             None
         }
@@ -61,7 +65,11 @@ impl Bdf {
 
 impl fmt::Display for Bdf {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:02x}:{:02x}.{:x}", self.bus, self.device, self.function)
+        write!(
+            f,
+            "{:02x}:{:02x}.{:x}",
+            self.bus, self.device, self.function
+        )
     }
 }
 
@@ -93,14 +101,26 @@ pub trait ConfigSpace {
     /// header registers, see the module notes).
     fn write8(&mut self, bdf: Bdf, offset: u16, value: u8) {
         let shift = u32::from(offset & 3) * 8;
-        merge_write(self, bdf, offset & !3, 0xFF << shift, u32::from(value) << shift);
+        merge_write(
+            self,
+            bdf,
+            offset & !3,
+            0xFF << shift,
+            u32::from(value) << shift,
+        );
     }
 
     /// Writes the word at `offset & !1` (default: read-modify-write of the containing dword, RW1C-safe for the
     /// standard header registers, see the module notes).
     fn write16(&mut self, bdf: Bdf, offset: u16, value: u16) {
         let shift = u32::from(offset & 2) * 8;
-        merge_write(self, bdf, offset & !3, 0xFFFF << shift, u32::from(value) << shift);
+        merge_write(
+            self,
+            bdf,
+            offset & !3,
+            0xFFFF << shift,
+            u32::from(value) << shift,
+        );
     }
 }
 
@@ -127,7 +147,13 @@ impl<C: ConfigSpace + ?Sized> ConfigSpace for &mut C {
 
 /// Read-modify-write of the dword at `dword_offset`: bits in `target_mask` take `value`, other bits keep their
 /// read value except RW1C bits (see [`rw1c_bits`]), which are written as 0 so they are not cleared by accident.
-fn merge_write<C: ConfigSpace + ?Sized>(cfg: &mut C, bdf: Bdf, dword_offset: u16, target_mask: u32, value: u32) {
+fn merge_write<C: ConfigSpace + ?Sized>(
+    cfg: &mut C,
+    bdf: Bdf,
+    dword_offset: u16,
+    target_mask: u32,
+    value: u32,
+) {
     let rw1c = rw1c_bits(cfg, bdf, dword_offset);
     let old = cfg.read32(bdf, dword_offset);
     let keep = old & !target_mask & !rw1c;

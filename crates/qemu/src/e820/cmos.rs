@@ -42,16 +42,39 @@ pub fn ranges_from_cmos(io: &mut impl PortIo) -> MemoryRanges {
         let above_1m = u16::from_le_bytes([cmos_read(io, 0x30), cmos_read(io, 0x31)]) as u64;
         MIB + above_1m * KIB
     };
-    let high = u32::from_le_bytes([cmos_read(io, 0x5b), cmos_read(io, 0x5c), cmos_read(io, 0x5d), 0]) as u64;
+    let high = u32::from_le_bytes([
+        cmos_read(io, 0x5b),
+        cmos_read(io, 0x5c),
+        cmos_read(io, 0x5d),
+        0,
+    ]) as u64;
     let high_bytes = high * UNIT_64K;
-    log::debug!("cmos: low RAM top {:#x}, high RAM {:#x} bytes", low_top, high_bytes);
+    log::debug!(
+        "cmos: low RAM top {:#x}, high RAM {:#x} bytes",
+        low_top,
+        high_bytes
+    );
 
     let mut raw = alloc::vec![
-        MemoryRange { start: 0, end: 640 * KIB, kind: MemoryKind::Ram },
-        MemoryRange { start: MIB, end: low_top, kind: MemoryKind::Ram },
+        MemoryRange {
+            start: 0,
+            end: 640 * KIB,
+            kind: MemoryKind::Ram
+        },
+        MemoryRange {
+            start: MIB,
+            end: low_top,
+            kind: MemoryKind::Ram
+        },
     ];
     if high_bytes != 0 {
-        raw.push(MemoryRange { start: FOUR_GIB, end: FOUR_GIB + high_bytes, kind: MemoryKind::Ram });
+        raw.push(MemoryRange {
+            start: FOUR_GIB,
+            end: FOUR_GIB + high_bytes,
+            kind: MemoryKind::Ram,
+        });
     }
-    MemoryRanges { ranges: super::normalise(&raw) }
+    MemoryRanges {
+        ranges: super::normalise(&raw),
+    }
 }

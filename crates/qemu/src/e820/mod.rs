@@ -174,7 +174,7 @@ impl MemoryRanges {
     ///
     /// Errors: [`E820Error::BadLength`], [`E820Error::EntryOverflows`].
     pub fn from_e820(blob: &[u8]) -> Result<Self, E820Error> {
-        if blob.len() % E820_ENTRY_SIZE != 0 {
+        if !blob.chunks_exact(E820_ENTRY_SIZE).remainder().is_empty() {
             return Err(E820Error::BadLength { len: blob.len() });
         }
         let mut raw = Vec::with_capacity(blob.len() / E820_ENTRY_SIZE);
@@ -182,11 +182,19 @@ impl MemoryRanges {
             let addr = u64::from_le_bytes(entry[0..8].try_into().unwrap_or_default());
             let len = u64::from_le_bytes(entry[8..16].try_into().unwrap_or_default());
             let kind = u32::from_le_bytes(entry[16..20].try_into().unwrap_or_default());
-            let end = addr.checked_add(len).ok_or(E820Error::EntryOverflows { index })?;
+            let end = addr
+                .checked_add(len)
+                .ok_or(E820Error::EntryOverflows { index })?;
             log::debug!("e820: [{:#x}, {:#x}) type {}", addr, end, kind);
-            raw.push(MemoryRange { start: addr, end, kind: MemoryKind::from_e820_type(kind) });
+            raw.push(MemoryRange {
+                start: addr,
+                end,
+                kind: MemoryKind::from_e820_type(kind),
+            });
         }
-        Ok(MemoryRanges { ranges: normalise(&raw) })
+        Ok(MemoryRanges {
+            ranges: normalise(&raw),
+        })
     }
 
     /// Adds `range` as `kind`; where it overlaps existing ranges the more restrictive kind wins.
@@ -194,10 +202,17 @@ impl MemoryRanges {
     /// An empty range is a no-op. Errors: [`E820Error::InvalidRange`] when `range.start > range.end`.
     pub fn add(&mut self, range: Range<u64>, kind: MemoryKind) -> Result<(), E820Error> {
         if range.start > range.end {
-            return Err(E820Error::InvalidRange { start: range.start, end: range.end });
+            return Err(E820Error::InvalidRange {
+                start: range.start,
+                end: range.end,
+            });
         }
         let mut all = core::mem::take(&mut self.ranges);
-        all.push(MemoryRange { start: range.start, end: range.end, kind });
+        all.push(MemoryRange {
+            start: range.start,
+            end: range.end,
+            kind,
+        });
         self.ranges = normalise(&all);
         Ok(())
     }
@@ -209,18 +224,30 @@ impl MemoryRanges {
     /// An empty range is a no-op. Errors: [`E820Error::InvalidRange`], [`E820Error::Conflict`].
     pub fn reserve(&mut self, range: Range<u64>, kind: MemoryKind) -> Result<(), E820Error> {
         if range.start > range.end {
-            return Err(E820Error::InvalidRange { start: range.start, end: range.end });
+            return Err(E820Error::InvalidRange {
+                start: range.start,
+                end: range.end,
+            });
         }
-        if let Some(clash) = self
-            .ranges
-            .iter()
-            .find(|r| r.start < range.end && range.start < r.end && r.kind != MemoryKind::Ram && r.kind != kind)
-        {
-            return Err(E820Error::Conflict { start: clash.start, end: clash.end, existing: clash.kind });
+        if let Some(clash) = self.ranges.iter().find(|r| {
+            r.start < range.end
+                && range.start < r.end
+                && r.kind != MemoryKind::Ram
+                && r.kind != kind
+        }) {
+            return Err(E820Error::Conflict {
+                start: clash.start,
+                end: clash.end,
+                existing: clash.kind,
+            });
         }
         // Only RAM (the least restrictive kind) and `kind` itself are overlapped, so a plain insert lets `kind` win.
         let mut all = core::mem::take(&mut self.ranges);
-        all.push(MemoryRange { start: range.start, end: range.end, kind });
+        all.push(MemoryRange {
+            start: range.start,
+            end: range.end,
+            kind,
+        });
         self.ranges = normalise(&all);
         Ok(())
     }
@@ -247,17 +274,28 @@ impl MemoryRanges {
 
     /// Kind of the range containing `address`, if any.
     pub fn kind_at(&self, address: u64) -> Option<MemoryKind> {
-        self.ranges.iter().find(|r| r.start <= address && address < r.end).map(|r| r.kind)
+        self.ranges
+            .iter()
+            .find(|r| r.start <= address && address < r.end)
+            .map(|r| r.kind)
     }
 
     /// Bytes of system RAM (free RAM plus firmware-carved RAM, see [`MemoryKind::is_system_ram`]).
     pub fn total_ram_bytes(&self) -> u64 {
-        self.ranges.iter().filter(|r| r.kind.is_system_ram()).map(MemoryRange::len).sum()
+        self.ranges
+            .iter()
+            .filter(|r| r.kind.is_system_ram())
+            .map(MemoryRange::len)
+            .sum()
     }
 
     /// Bytes of free RAM ([`MemoryKind::Ram`] only).
     pub fn free_ram_bytes(&self) -> u64 {
-        self.ranges.iter().filter(|r| r.kind == MemoryKind::Ram).map(MemoryRange::len).sum()
+        self.ranges
+            .iter()
+            .filter(|r| r.kind == MemoryKind::Ram)
+            .map(MemoryRange::len)
+            .sum()
     }
 
     /// End (exclusive) of the highest system RAM below 4 GiB, capped at 4 GiB; 0 when there is none.
@@ -272,7 +310,12 @@ impl MemoryRanges {
 
     /// End (exclusive) of the highest system RAM; 0 when there is none.
     pub fn top_of_ram(&self) -> u64 {
-        self.ranges.iter().filter(|r| r.kind.is_system_ram()).map(|r| r.end).max().unwrap_or(0)
+        self.ranges
+            .iter()
+            .filter(|r| r.kind.is_system_ram())
+            .map(|r| r.end)
+            .max()
+            .unwrap_or(0)
     }
 }
 
@@ -310,12 +353,20 @@ fn normalise(input: &[MemoryRange]) -> Vec<MemoryRange> {
             }
             i += 1;
         }
-        let Some(&(next, _, _)) = events.get(i) else { break };
-        let Some(rank) = coverage.iter().rposition(|&c| c > 0) else { continue };
+        let Some(&(next, _, _)) = events.get(i) else {
+            break;
+        };
+        let Some(rank) = coverage.iter().rposition(|&c| c > 0) else {
+            continue;
+        };
         let kind = MemoryKind::ALL[rank];
         match out.last_mut() {
             Some(last) if last.end == pos && last.kind == kind => last.end = next,
-            _ => out.push(MemoryRange { start: pos, end: next, kind }),
+            _ => out.push(MemoryRange {
+                start: pos,
+                end: next,
+                kind,
+            }),
         }
     }
     out

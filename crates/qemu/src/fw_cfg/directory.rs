@@ -33,7 +33,10 @@ pub struct FwCfgFile {
 
 /// Decodes a NUL-terminated fixed-size name field (the bytes before the first NUL, as UTF-8; may be empty).
 pub(crate) fn decode_name(field: &[u8]) -> Result<&str, NameError> {
-    let nul = field.iter().position(|&b| b == 0).ok_or(NameError::NotTerminated)?;
+    let nul = field
+        .iter()
+        .position(|&b| b == 0)
+        .ok_or(NameError::NotTerminated)?;
     core::str::from_utf8(&field[..nul]).map_err(|_| NameError::NotUtf8)
 }
 
@@ -52,7 +55,10 @@ pub(crate) enum NameError {
 pub fn directory_count(data: &[u8]) -> Result<u32, FwCfgError> {
     match data.get(..4) {
         Some(b) => Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]])),
-        None => Err(FwCfgError::DirectoryTruncated { count: 0, available: 0 }),
+        None => Err(FwCfgError::DirectoryTruncated {
+            count: 0,
+            available: 0,
+        }),
     }
 }
 
@@ -66,17 +72,26 @@ pub fn parse_directory(data: &[u8]) -> Result<Vec<FwCfgFile>, FwCfgError> {
     let entries = &data[4..];
     let available = entries.len() / DIR_ENTRY_SIZE;
     if count as usize > available {
-        return Err(FwCfgError::DirectoryTruncated { count, available: available as u32 });
+        return Err(FwCfgError::DirectoryTruncated {
+            count,
+            available: available as u32,
+        });
     }
     let mut files = Vec::with_capacity(count as usize);
-    for (index, raw) in entries.chunks_exact(DIR_ENTRY_SIZE).take(count as usize).enumerate() {
+    for (index, raw) in entries
+        .chunks_exact(DIR_ENTRY_SIZE)
+        .take(count as usize)
+        .enumerate()
+    {
         let index = index as u32;
         let size = u32::from_be_bytes([raw[0], raw[1], raw[2], raw[3]]);
         let select = u16::from_be_bytes([raw[4], raw[5]]);
         let name = match decode_name(&raw[8..8 + FILE_NAME_SIZE]) {
             Ok("") => return Err(FwCfgError::FileNameEmpty { index }),
             Ok(name) => String::from(name),
-            Err(NameError::NotTerminated) => return Err(FwCfgError::FileNameNotTerminated { index }),
+            Err(NameError::NotTerminated) => {
+                return Err(FwCfgError::FileNameNotTerminated { index })
+            }
             Err(NameError::NotUtf8) => return Err(FwCfgError::FileNameNotUtf8 { index }),
         };
         files.push(FwCfgFile { name, size, select });
@@ -88,7 +103,9 @@ pub fn parse_directory(data: &[u8]) -> Result<Vec<FwCfgFile>, FwCfgError> {
 ///
 /// Names longer than 55 bytes are truncated so that the NUL always fits. Used by the test fake.
 #[cfg(test)]
-pub(crate) fn encode_directory<'a>(files: impl ExactSizeIterator<Item = (&'a str, u32, u16)>) -> Vec<u8> {
+pub(crate) fn encode_directory<'a>(
+    files: impl ExactSizeIterator<Item = (&'a str, u32, u16)>,
+) -> Vec<u8> {
     let mut out = Vec::new();
     out.extend_from_slice(&(files.len() as u32).to_be_bytes());
     for (name, size, select) in files {

@@ -74,7 +74,11 @@ impl FakeFwCfg {
 
     fn add(&mut self, name: &str, data: &[u8], writable: bool) -> u16 {
         let key = 0x20 + self.files.len() as u16;
-        self.files.push(FakeFile { name: String::from(name), key, writable });
+        self.files.push(FakeFile {
+            name: String::from(name),
+            key,
+            writable,
+        });
         self.items.insert(key, data.to_vec());
         self.rebuild_directory();
         key
@@ -152,7 +156,9 @@ impl FakeFwCfg {
         } else if control & DMA_CTL_WRITE != 0 {
             let writable = self.files.iter().any(|f| f.key == key && f.writable);
             let offset = self.offset;
-            let Some(item) = self.items.get_mut(&key) else { return false };
+            let Some(item) = self.items.get_mut(&key) else {
+                return false;
+            };
             if !writable || offset + length > item.len() {
                 return false;
             }
@@ -178,7 +184,12 @@ impl PortIo for FakeFwCfg {
             return 0xff;
         }
         self.port_reads += 1;
-        let byte = self.items.get(&self.selected).and_then(|d| d.get(self.offset)).copied().unwrap_or(0);
+        let byte = self
+            .items
+            .get(&self.selected)
+            .and_then(|d| d.get(self.offset))
+            .copied()
+            .unwrap_or(0);
         self.offset += 1;
         byte
     }

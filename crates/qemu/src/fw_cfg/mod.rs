@@ -156,7 +156,11 @@ impl<P: PortIo> FwCfg<P> {
     /// Errors: [`FwCfgError::BadSignature`] when no fw_cfg is present; [`FwCfgError::DirectoryTooLarge`] and the
     /// directory parse errors of [`parse_directory`]; DMA errors while reading the directory.
     pub fn new(io: P) -> Result<Self, FwCfgError> {
-        let mut fw = FwCfg { io, features: 0, files: Vec::new() };
+        let mut fw = FwCfg {
+            io,
+            features: 0,
+            files: Vec::new(),
+        };
         let mut signature = [0u8; 4];
         fw.port_read(KEY_SIGNATURE, &mut signature);
         if &signature != b"QEMU" {
@@ -246,7 +250,10 @@ impl<P: PortIo> FwCfg<P> {
         let file = self.find(name).ok_or(FwCfgError::FileNotFound)?;
         let (key, size) = (file.select, file.size as usize);
         if buf.len() < size {
-            return Err(FwCfgError::BufferTooSmall { needed: size, provided: buf.len() });
+            return Err(FwCfgError::BufferTooSmall {
+                needed: size,
+                provided: buf.len(),
+            });
         }
         self.read_item(key, &mut buf[..size])?;
         Ok(size)
@@ -261,7 +268,11 @@ impl<P: PortIo> FwCfg<P> {
         let file = self.find(name).ok_or(FwCfgError::FileNotFound)?;
         let (key, size) = (file.select, file.size);
         if offset as u64 + data.len() as u64 > size as u64 {
-            return Err(FwCfgError::WriteOutOfBounds { offset, len: data.len(), size });
+            return Err(FwCfgError::WriteOutOfBounds {
+                offset,
+                len: data.len(),
+                size,
+            });
         }
         if !self.has_dma() {
             return Err(FwCfgError::WriteNeedsDma);
@@ -305,15 +316,22 @@ impl<P: PortIo> FwCfg<P> {
         let physical = access_ptr.expose_provenance() as u64;
         // The device reads the structure (and the buffer at `address`) from memory: make the stores visible first.
         fence(Ordering::SeqCst);
-        self.io.write32(DMA_ADDRESS_HIGH_PORT, ((physical >> 32) as u32).to_be());
-        self.io.write32(DMA_ADDRESS_LOW_PORT, (physical as u32).to_be());
+        self.io
+            .write32(DMA_ADDRESS_HIGH_PORT, ((physical >> 32) as u32).to_be());
+        self.io
+            .write32(DMA_ADDRESS_LOW_PORT, (physical as u32).to_be());
         for _ in 0..DMA_POLL_LIMIT {
             fence(Ordering::SeqCst);
             // SAFETY: `access_ptr` points to the live, aligned local `access`; the device may have rewritten
             // `control` behind the compiler's back, hence the volatile read.
-            let status = u32::from_be(unsafe { core::ptr::addr_of!((*access_ptr).control).read_volatile() });
+            let status =
+                u32::from_be(unsafe { core::ptr::addr_of!((*access_ptr).control).read_volatile() });
             if status & DMA_CTL_ERROR != 0 {
-                log::warn!("fw_cfg: DMA error (control {:#x}, length {})", control, length);
+                log::warn!(
+                    "fw_cfg: DMA error (control {:#x}, length {})",
+                    control,
+                    length
+                );
                 return Err(FwCfgError::DmaError);
             }
             if status == 0 {

@@ -19,8 +19,22 @@ fn directory_parses_entries() {
     let blob = encode_directory([("etc/e820", 40, 0x20), ("bootorder", 0, 0x21)].into_iter());
     let files = parse_directory(&blob).unwrap();
     assert_eq!(files.len(), 2);
-    assert_eq!(files[0], FwCfgFile { name: "etc/e820".into(), size: 40, select: 0x20 });
-    assert_eq!(files[1], FwCfgFile { name: "bootorder".into(), size: 0, select: 0x21 });
+    assert_eq!(
+        files[0],
+        FwCfgFile {
+            name: "etc/e820".into(),
+            size: 40,
+            select: 0x20
+        }
+    );
+    assert_eq!(
+        files[1],
+        FwCfgFile {
+            name: "bootorder".into(),
+            size: 0,
+            select: 0x21
+        }
+    );
 }
 
 #[test]
@@ -29,14 +43,29 @@ fn directory_rejects_truncated_and_bad_counts() {
     // Cut the second entry short.
     assert_eq!(
         parse_directory(&blob[..blob.len() - 1]),
-        Err(FwCfgError::DirectoryTruncated { count: 2, available: 1 })
+        Err(FwCfgError::DirectoryTruncated {
+            count: 2,
+            available: 1
+        })
     );
     // Count larger than the data.
     let mut big = blob.clone();
     big[..4].copy_from_slice(&7u32.to_be_bytes());
-    assert_eq!(parse_directory(&big), Err(FwCfgError::DirectoryTruncated { count: 7, available: 2 }));
+    assert_eq!(
+        parse_directory(&big),
+        Err(FwCfgError::DirectoryTruncated {
+            count: 7,
+            available: 2
+        })
+    );
     // Not even a count.
-    assert_eq!(parse_directory(&[0, 0]), Err(FwCfgError::DirectoryTruncated { count: 0, available: 0 }));
+    assert_eq!(
+        parse_directory(&[0, 0]),
+        Err(FwCfgError::DirectoryTruncated {
+            count: 0,
+            available: 0
+        })
+    );
 }
 
 #[test]
@@ -44,19 +73,31 @@ fn directory_rejects_bad_names() {
     let mut blob = encode_directory([("a", 1, 0x20), ("b", 2, 0x21)].into_iter());
     let name1 = 4 + 64 + 8;
     blob[name1..name1 + 56].fill(b'x');
-    assert_eq!(parse_directory(&blob), Err(FwCfgError::FileNameNotTerminated { index: 1 }));
+    assert_eq!(
+        parse_directory(&blob),
+        Err(FwCfgError::FileNameNotTerminated { index: 1 })
+    );
     blob[name1] = 0;
-    assert_eq!(parse_directory(&blob), Err(FwCfgError::FileNameEmpty { index: 1 }));
+    assert_eq!(
+        parse_directory(&blob),
+        Err(FwCfgError::FileNameEmpty { index: 1 })
+    );
     blob[name1] = 0xff;
     blob[name1 + 1] = 0;
-    assert_eq!(parse_directory(&blob), Err(FwCfgError::FileNameNotUtf8 { index: 1 }));
+    assert_eq!(
+        parse_directory(&blob),
+        Err(FwCfgError::FileNameNotUtf8 { index: 1 })
+    );
 }
 
 #[test]
 fn probe_rejects_missing_device() {
     let mut fake = FakeFwCfg::new(false);
     fake.set_item(KEY_SIGNATURE, b"NOPE");
-    assert_eq!(FwCfg::new(fake).err(), Some(FwCfgError::BadSignature(*b"NOPE")));
+    assert_eq!(
+        FwCfg::new(fake).err(),
+        Some(FwCfgError::BadSignature(*b"NOPE"))
+    );
 }
 
 #[test]
@@ -67,11 +108,19 @@ fn probe_rejects_count_beyond_device_data() {
         let mut dir = encode_directory([("etc/e820", 5, 0x20)].into_iter());
         dir[..4].copy_from_slice(&3u32.to_be_bytes());
         fake.set_item(KEY_FILE_DIR, &dir);
-        assert_eq!(FwCfg::new(fake).err(), Some(FwCfgError::FileNameEmpty { index: 1 }));
+        assert_eq!(
+            FwCfg::new(fake).err(),
+            Some(FwCfgError::FileNameEmpty { index: 1 })
+        );
 
         let mut fake = sample(dma);
         fake.set_item(KEY_FILE_DIR, &(MAX_FILES + 1).to_be_bytes());
-        assert_eq!(FwCfg::new(fake).err(), Some(FwCfgError::DirectoryTooLarge { count: MAX_FILES + 1 }));
+        assert_eq!(
+            FwCfg::new(fake).err(),
+            Some(FwCfgError::DirectoryTooLarge {
+                count: MAX_FILES + 1
+            })
+        );
     }
 }
 
@@ -80,7 +129,10 @@ fn reads_files_through_port_io() {
     let mut fw = FwCfg::new(sample(false)).unwrap();
     assert!(!fw.has_dma());
     assert_eq!(fw.files().len(), 3);
-    assert_eq!(fw.find("etc/e820").map(|f| (f.size, f.select)), Some((5, 0x20)));
+    assert_eq!(
+        fw.find("etc/e820").map(|f| (f.size, f.select)),
+        Some((5, 0x20))
+    );
     assert_eq!(fw.read_file("etc/e820").unwrap(), vec![1, 2, 3, 4, 5]);
     let tables = fw.read_file("etc/acpi/tables").unwrap();
     assert_eq!(tables.len(), 3000);
@@ -98,17 +150,26 @@ fn reads_files_through_dma() {
     let reads_after_probe = fw.io_mut().port_reads;
     assert_eq!(fw.read_file("etc/e820").unwrap(), vec![1, 2, 3, 4, 5]);
     let tables = fw.read_file("etc/acpi/tables").unwrap();
-    assert_eq!(tables.iter().map(|&b| b as u32).sum::<u32>(), (0..3000u32).map(|i| (i * 7) % 256).sum());
+    assert_eq!(
+        tables.iter().map(|&b| b as u32).sum::<u32>(),
+        (0..3000u32).map(|i| (i * 7) % 256).sum()
+    );
     let mut small = [0u8; 4];
     assert_eq!(
         fw.read_file_into("etc/e820", &mut small),
-        Err(FwCfgError::BufferTooSmall { needed: 5, provided: 4 })
+        Err(FwCfgError::BufferTooSmall {
+            needed: 5,
+            provided: 4
+        })
     );
     let mut buf = [0xaau8; 8];
     assert_eq!(fw.read_file_into("etc/e820", &mut buf), Ok(5));
     assert_eq!(buf, [1, 2, 3, 4, 5, 0xaa, 0xaa, 0xaa]);
     let fake = fw.into_inner();
-    assert_eq!(fake.port_reads, reads_after_probe, "data must not go through the data port");
+    assert_eq!(
+        fake.port_reads, reads_after_probe,
+        "data must not go through the data port"
+    );
     assert!(fake.dma_transfers >= 4);
 }
 
@@ -125,22 +186,36 @@ fn read_item_pads_past_end_with_zeros() {
 #[test]
 fn writes_through_dma_with_offset() {
     let mut fw = FwCfg::new(sample(true)).unwrap();
-    fw.write_file("etc/vmgenid_addr", 2, &[0x11, 0x22, 0x33]).unwrap();
+    fw.write_file("etc/vmgenid_addr", 2, &[0x11, 0x22, 0x33])
+        .unwrap();
     assert_eq!(
         fw.write_file("etc/vmgenid_addr", 6, &[1, 2, 3]),
-        Err(FwCfgError::WriteOutOfBounds { offset: 6, len: 3, size: 8 })
+        Err(FwCfgError::WriteOutOfBounds {
+            offset: 6,
+            len: 3,
+            size: 8
+        })
     );
     // Read-only file: the device answers with the error bit.
-    assert_eq!(fw.write_file("etc/e820", 0, &[9]), Err(FwCfgError::DmaError));
+    assert_eq!(
+        fw.write_file("etc/e820", 0, &[9]),
+        Err(FwCfgError::DmaError)
+    );
     let fake = fw.into_inner();
-    assert_eq!(fake.file_data("etc/vmgenid_addr").unwrap(), &[0, 0, 0x11, 0x22, 0x33, 0, 0, 0]);
+    assert_eq!(
+        fake.file_data("etc/vmgenid_addr").unwrap(),
+        &[0, 0, 0x11, 0x22, 0x33, 0, 0, 0]
+    );
     assert_eq!(fake.file_data("etc/e820").unwrap(), &[1, 2, 3, 4, 5]);
 }
 
 #[test]
 fn write_without_dma_is_refused() {
     let mut fw = FwCfg::new(sample(false)).unwrap();
-    assert_eq!(fw.write_file("etc/vmgenid_addr", 0, &[1]), Err(FwCfgError::WriteNeedsDma));
+    assert_eq!(
+        fw.write_file("etc/vmgenid_addr", 0, &[1]),
+        Err(FwCfgError::WriteNeedsDma)
+    );
 }
 
 #[test]
