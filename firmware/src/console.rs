@@ -53,7 +53,10 @@ fn put(io: &mut X86PortIo, byte: u8) {
 
 /// Writes formatted text to the console. Serialised with a spin flag so interleaved callers do not mix lines.
 pub fn write_fmt(args: fmt::Arguments) {
-    while LOCK.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
+    while LOCK
+        .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
         core::hint::spin_loop();
     }
     let _ = Console.write_fmt(args);

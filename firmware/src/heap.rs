@@ -24,11 +24,18 @@ struct Heaps {
 unsafe impl Sync for Heaps {}
 
 #[global_allocator]
-static HEAPS: Heaps = Heaps { lock: AtomicBool::new(false), regions: UnsafeCell::new([(Heap::empty(), 0, 0), (Heap::empty(), 0, 0)]) };
+static HEAPS: Heaps = Heaps {
+    lock: AtomicBool::new(false),
+    regions: UnsafeCell::new([(Heap::empty(), 0, 0), (Heap::empty(), 0, 0)]),
+};
 
 impl Heaps {
     fn with<R>(&self, f: impl FnOnce(&mut [(Heap, u64, u64); 2]) -> R) -> R {
-        while self.lock.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_err() {
+        while self
+            .lock
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
             core::hint::spin_loop();
         }
         // SAFETY: the lock flag gives exclusive access.
@@ -54,7 +61,10 @@ unsafe impl GlobalAlloc for Heaps {
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         self.with(|regions| {
             let addr = ptr as u64;
-            if let Some((heap, _, _)) = regions.iter_mut().find(|(_, start, end)| (*start..*end).contains(&addr)) {
+            if let Some((heap, _, _)) = regions
+                .iter_mut()
+                .find(|(_, start, end)| (*start..*end).contains(&addr))
+            {
                 // SAFETY: `ptr` came from this heap's `allocate_first_fit` with the same layout (GlobalAlloc contract).
                 unsafe { heap.deallocate(NonNull::new_unchecked(ptr), layout) };
             }
@@ -65,7 +75,12 @@ unsafe impl GlobalAlloc for Heaps {
 /// The bootstrap region's bounds, `[start, end)`.
 pub fn bootstrap_region() -> (u64, u64) {
     // SAFETY: linker-script symbols; only their addresses are taken.
-    unsafe { (&bootstrap_heap_start as *const u8 as u64, &bootstrap_heap_end as *const u8 as u64) }
+    unsafe {
+        (
+            &bootstrap_heap_start as *const u8 as u64,
+            &bootstrap_heap_end as *const u8 as u64,
+        )
+    }
 }
 
 /// Makes the bootstrap region available. Called once, first thing at bring-up.
@@ -94,5 +109,9 @@ pub unsafe fn add_main_region(start: u64, size: u64) {
 
 /// Bytes in use and free across both regions, for the inventory.
 pub fn usage() -> (usize, usize) {
-    HEAPS.with(|r| r.iter().fold((0, 0), |(used, free), (heap, _, _)| (used + heap.used(), free + heap.free())))
+    HEAPS.with(|r| {
+        r.iter().fold((0, 0), |(used, free), (heap, _, _)| {
+            (used + heap.used(), free + heap.free())
+        })
+    })
 }

@@ -30,7 +30,9 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
 const FAULT_KNOB: &str = "opt/org.vmfw/fault";
 
 fn deliberate_fault(fw_cfg: &mut FwCfg<X86PortIo>) {
-    let Ok(kind) = fw_cfg.read_file(FAULT_KNOB) else { return };
+    let Ok(kind) = fw_cfg.read_file(FAULT_KNOB) else {
+        return;
+    };
     log::warn!(target: "vmfw", "{FAULT_KNOB} asks for a deliberate fault");
     match kind.as_slice() {
         b"invalid-opcode" => {
@@ -39,7 +41,7 @@ fn deliberate_fault(fw_cfg: &mut FwCfg<X86PortIo>) {
         }
         _ => {
             // SAFETY: deliberately reads an address above every mapping (the identity map covers RAM and PCI
-            // windows only), raising #PF with CR2 = 0xdead0000 + 2^36; the handler reports it and never returns.
+            // windows only), raising #PF with CR2 = 0xf_dead_0000 (63 GiB, far above the RAM and PCI windows of the test machines); the handler reports it and never returns.
             unsafe { core::ptr::read_volatile(0x0000_000f_dead_0000 as *const u64) };
         }
     }
@@ -86,7 +88,12 @@ extern "C" fn rust_main() -> ! {
     }
 
     let (mut cfg, last_bus) = pci::config_access(&chipset);
-    let windows = pci::windows(&chipset, memory.ranges.top_of_ram_below_4g(), memory.ranges.top_of_ram(), fw_cfg.as_mut());
+    let windows = pci::windows(
+        &chipset,
+        memory.ranges.top_of_ram_below_4g(),
+        memory.ranges.top_of_ram(),
+        fw_cfg.as_mut(),
+    );
     let pci = pci::init(cfg.as_mut(), last_bus, windows);
     let top = memory.ranges.top_of_ram().max(pci::mmio_top(&pci));
     if arch::paging::map_identity(top).is_none() {
@@ -98,7 +105,13 @@ extern "C" fn rust_main() -> ! {
     let smbios = fw_cfg.as_mut().and_then(|f| smbios::install(f, &mut arena));
 
     x86_64::instructions::interrupts::enable();
-    inventory::print(&inventory::Platform { chipset: &chipset, memory: &memory, pci: &pci, acpi: acpi.as_ref(), smbios: smbios.as_ref() });
+    inventory::print(&inventory::Platform {
+        chipset: &chipset,
+        memory: &memory,
+        pci: &pci,
+        acpi: acpi.as_ref(),
+        smbios: smbios.as_ref(),
+    });
     log::info!(target: "vmfw", "nothing to boot yet: halting");
     loop {
         arch::wait_for_interrupt();

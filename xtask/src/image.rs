@@ -25,17 +25,38 @@ pub fn flash_image(elf: &[u8]) -> Result<Vec<u8>, String> {
     let image_start = symbol("image_start")?;
     let base = FLASH_END - (FLASH_END - rom_image_lma).div_ceil(GRANULE) * GRANULE;
     if FLASH_END - base > MAX_SIZE {
-        return Err(format!("firmware needs {} KiB of flash; at most {} KiB fit", (FLASH_END - base) >> 10, MAX_SIZE >> 10));
+        return Err(format!(
+            "firmware needs {} KiB of flash; at most {} KiB fit",
+            (FLASH_END - base) >> 10,
+            MAX_SIZE >> 10
+        ));
     }
     let mut image = vec![0xffu8; (FLASH_END - base) as usize];
     for section in file.sections() {
-        if section.size() == 0 || !matches!(section.kind(), SectionKind::Text | SectionKind::Data | SectionKind::ReadOnlyData | SectionKind::ReadOnlyString) {
+        if section.size() == 0
+            || !matches!(
+                section.kind(),
+                SectionKind::Text
+                    | SectionKind::Data
+                    | SectionKind::ReadOnlyData
+                    | SectionKind::ReadOnlyString
+            )
+        {
             continue;
         }
         let address = section.address();
-        let flash_address = if address >= base { address } else { rom_image_lma + (address - image_start) };
-        let data = section.data().map_err(|e| format!("section {:?}: {e}", section.name()))?;
-        let offset = flash_address.checked_sub(base).ok_or_else(|| format!("section {:?} below flash", section.name()))? as usize;
+        let flash_address = if address >= base {
+            address
+        } else {
+            rom_image_lma + (address - image_start)
+        };
+        let data = section
+            .data()
+            .map_err(|e| format!("section {:?}: {e}", section.name()))?;
+        let offset = flash_address
+            .checked_sub(base)
+            .ok_or_else(|| format!("section {:?} below flash", section.name()))?
+            as usize;
         image
             .get_mut(offset..offset + data.len())
             .ok_or_else(|| format!("section {:?} runs past 4 GiB", section.name()))?

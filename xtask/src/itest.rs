@@ -33,7 +33,10 @@ pub fn demo_devices() -> Vec<String> {
 pub fn run_all(image: &Path, filter: Option<&str>) -> Result<(), String> {
     let scratch = crate::target_dir().join("itest");
     std::fs::create_dir_all(&scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;
-    let ctx = Ctx { image: image.to_path_buf(), scratch };
+    let ctx = Ctx {
+        image: image.to_path_buf(),
+        scratch,
+    };
     let (mut passed, mut failed) = (0, 0);
     for (name, test) in tests() {
         if filter.is_some_and(|f| !name.contains(f)) {
@@ -43,11 +46,17 @@ pub fn run_all(image: &Path, filter: Option<&str>) -> Result<(), String> {
         match test(&ctx) {
             Ok(()) => {
                 passed += 1;
-                println!("test {name} ... ok ({:.1} s)", started.elapsed().as_secs_f64());
+                println!(
+                    "test {name} ... ok ({:.1} s)",
+                    started.elapsed().as_secs_f64()
+                );
             }
             Err(reason) => {
                 failed += 1;
-                println!("test {name} ... FAILED ({:.1} s)\n{reason}\n", started.elapsed().as_secs_f64());
+                println!(
+                    "test {name} ... FAILED ({:.1} s)\n{reason}\n",
+                    started.elapsed().as_secs_f64()
+                );
             }
         }
     }

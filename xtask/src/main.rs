@@ -74,17 +74,26 @@ fn run(cli: Cli) -> Result<(), String> {
             setup::ensure_targets()?;
             build(&log).map(|_| ())
         }
-        Cmd::Run { machine, memory, qemu_args } => {
+        Cmd::Run {
+            machine,
+            memory,
+            qemu_args,
+        } => {
             setup::for_run()?;
             let image = build("info")?;
-            let code = Qemu::new(machine, memory, &Firmware::Bios(image)).args(qemu_args).run_interactive()?;
+            let code = Qemu::new(machine, memory, &Firmware::Bios(image))
+                .args(qemu_args)
+                .run_interactive()?;
             eprintln!("qemu exited with status {code}");
             Ok(())
         }
         Cmd::Demo { machine } => {
             setup::for_tests()?;
             let image = build("info")?;
-            Qemu::new(machine, 512, &Firmware::Bios(image)).args(itest::demo_devices()).run_interactive().map(|_| ())
+            Qemu::new(machine, 512, &Firmware::Bios(image))
+                .args(itest::demo_devices())
+                .run_interactive()
+                .map(|_| ())
         }
         Cmd::Test { filter, no_unit } => {
             setup::for_tests()?;
@@ -99,12 +108,17 @@ fn run(cli: Cli) -> Result<(), String> {
 
 /// The workspace root (the parent of this crate's directory).
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
 }
 
 /// The target directory (honours CARGO_TARGET_DIR).
 pub fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| workspace_root().join("target"))
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"))
 }
 
 fn cargo(args: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
@@ -127,9 +141,22 @@ fn cargo(args: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
 pub fn build(log: &str) -> Result<PathBuf, String> {
     const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
     if !LEVELS.contains(&log) {
-        return Err(format!("--log {log}: expected one of {}", LEVELS.join(", ")));
+        return Err(format!(
+            "--log {log}: expected one of {}",
+            LEVELS.join(", ")
+        ));
     }
-    cargo(&["build", "--release", "--target", "x86_64-unknown-none", "--package", "vmfw-firmware"], &[("VMFW_LOG", log)])?;
+    cargo(
+        &[
+            "build",
+            "--release",
+            "--target",
+            "x86_64-unknown-none",
+            "--package",
+            "vmfw-firmware",
+        ],
+        &[("VMFW_LOG", log)],
+    )?;
     let elf_path = target_dir().join("x86_64-unknown-none/release/vmfw");
     let elf = std::fs::read(&elf_path).map_err(|e| format!("{}: {e}", elf_path.display()))?;
     let image = image::flash_image(&elf)?;

@@ -32,7 +32,10 @@ pub enum Firmware {
     /// `-bios FILE`.
     Bios(PathBuf),
     /// Read-only pflash unit 0 (and optionally a writable variable store as unit 1).
-    Pflash { code: PathBuf, vars: Option<PathBuf> },
+    Pflash {
+        code: PathBuf,
+        vars: Option<PathBuf>,
+    },
 }
 
 /// A QEMU invocation under construction.
@@ -43,15 +46,38 @@ pub struct Qemu {
 impl Qemu {
     /// TCG (KVM is never required), no display, serial on stdio, `isa-debug-exit` at 0xf4, no reboot on reset.
     pub fn new(machine: Machine, memory_mib: u64, firmware: &Firmware) -> Qemu {
-        let mut args: Vec<String> = ["-machine", machine.name(), "-accel", "tcg", "-m"].iter().map(|s| s.to_string()).collect();
+        let mut args: Vec<String> = ["-machine", machine.name(), "-accel", "tcg", "-m"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         args.push(memory_mib.to_string());
-        args.extend(["-display", "none", "-serial", "stdio", "-no-reboot", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"].map(String::from));
+        args.extend(
+            [
+                "-display",
+                "none",
+                "-serial",
+                "stdio",
+                "-no-reboot",
+                "-device",
+                "isa-debug-exit,iobase=0xf4,iosize=0x04",
+            ]
+            .map(String::from),
+        );
         match firmware {
             Firmware::Bios(path) => args.extend(["-bios".into(), path.display().to_string()]),
             Firmware::Pflash { code, vars } => {
-                args.extend(["-drive".into(), format!("if=pflash,format=raw,unit=0,readonly=on,file={}", code.display())]);
+                args.extend([
+                    "-drive".into(),
+                    format!(
+                        "if=pflash,format=raw,unit=0,readonly=on,file={}",
+                        code.display()
+                    ),
+                ]);
                 if let Some(vars) = vars {
-                    args.extend(["-drive".into(), format!("if=pflash,format=raw,unit=1,file={}", vars.display())]);
+                    args.extend([
+                        "-drive".into(),
+                        format!("if=pflash,format=raw,unit=1,file={}", vars.display()),
+                    ]);
                 }
             }
         }
@@ -78,13 +104,21 @@ impl Qemu {
     /// Runs with the console on this terminal until the guest exits; returns QEMU's exit status.
     pub fn run_interactive(&self) -> Result<i32, String> {
         eprintln!("$ {}", self.command_line());
-        let status = self.command().status().map_err(|e| format!("cannot start qemu-system-x86_64: {e}"))?;
+        let status = self
+            .command()
+            .status()
+            .map_err(|e| format!("cannot start qemu-system-x86_64: {e}"))?;
         Ok(status.code().unwrap_or(-1))
     }
 
     /// Runs headless, collecting the serial console, until `stop_when` returns true for the output so far, the
     /// guest exits, or `timeout` passes (then the run is marked timed out and QEMU is killed).
-    pub fn run_captured(&self, timeout: Duration, echo: bool, stop_when: impl Fn(&str) -> bool) -> Result<Run, String> {
+    pub fn run_captured(
+        &self,
+        timeout: Duration,
+        echo: bool,
+        stop_when: impl Fn(&str) -> bool,
+    ) -> Result<Run, String> {
         let mut child = self
             .command()
             .stdin(Stdio::null())
@@ -99,7 +133,11 @@ impl Qemu {
             let mut reader = BufReader::new(stdout);
             let mut line = Vec::new();
             while let Ok(n) = reader.read_until(b'\n', &mut line) {
-                if n == 0 || tx.send(String::from_utf8_lossy(&line).replace('\r', "")).is_err() {
+                if n == 0
+                    || tx
+                        .send(String::from_utf8_lossy(&line).replace('\r', ""))
+                        .is_err()
+                {
                     break;
                 }
                 line.clear();
@@ -135,7 +173,13 @@ impl Qemu {
         if let Some(mut err) = child.stderr.take() {
             let _ = err.read_to_string(&mut stderr);
         }
-        Ok(Run { output, exit_code, timed_out, elapsed, stderr })
+        Ok(Run {
+            output,
+            exit_code,
+            timed_out,
+            elapsed,
+            stderr,
+        })
     }
 }
 

@@ -12,11 +12,11 @@ pub use r_efi::efi::Status;
 /// Result type of every engine function; the error is the UEFI status the ABI shell returns.
 pub type Result<T> = core::result::Result<T, Status>;
 
-pub mod tpl;
-pub mod memory;
 pub mod driver_model;
-pub mod handle;
-pub mod protocol;
 pub mod event;
 pub mod exit;
+pub mod handle;
+pub mod memory;
+pub mod protocol;
 pub mod timer;
+pub mod tpl;

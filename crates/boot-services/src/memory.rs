@@ -69,9 +69,9 @@ pub use handoff::{HandoffViolation, HANDOFF_LOCKED_STATUS};
 pub use pool::{PoolAllocation, POOL_ALIGN, POOL_CHUNK_PAGES};
 pub use snapshot::{BufferTooSmall, MemoryMapSnapshot, DESCRIPTOR_SIZE};
 pub use types::{
-    gets_runtime_attribute, is_allocatable_type, is_runtime_granular_type, page_end, AllocateType, MapError,
-    MemoryRange, AARCH64_RUNTIME_GRANULARITY_PAGES, MAX_MEMORY_TYPE, OEM_MEMORY_TYPE_START, OS_MEMORY_TYPE_START,
-    PAGE_SIZE, X64_RUNTIME_GRANULARITY_PAGES,
+    gets_runtime_attribute, is_allocatable_type, is_runtime_granular_type, page_end, AllocateType,
+    MapError, MemoryRange, AARCH64_RUNTIME_GRANULARITY_PAGES, MAX_MEMORY_TYPE,
+    OEM_MEMORY_TYPE_START, OS_MEMORY_TYPE_START, PAGE_SIZE, X64_RUNTIME_GRANULARITY_PAGES,
 };
 
 /// Allocation granularity of runtime-granular memory types (UEFI 2.10 sections 2.3.4 and 2.3.6).
@@ -143,7 +143,13 @@ impl MemoryMap {
     /// Errors: [`MapError::MisalignedBase`], [`MapError::ZeroPages`], [`MapError::AddressOverflow`],
     /// [`MapError::Overlap`] with any existing range, [`MapError::RuntimeConventional`] for free memory marked
     /// `EFI_MEMORY_RUNTIME`, [`MapError::Locked`] after [`Self::lock`].
-    pub fn add_range(&mut self, base: u64, pages: u64, memory_type: u32, attribute: u64) -> Result<(), MapError> {
+    pub fn add_range(
+        &mut self,
+        base: u64,
+        pages: u64,
+        memory_type: u32,
+        attribute: u64,
+    ) -> Result<(), MapError> {
         let end = self.check_new_range(base, pages)?;
         if memory_type == efi::CONVENTIONAL_MEMORY && attribute & efi::MEMORY_RUNTIME != 0 {
             return Err(MapError::RuntimeConventional);
@@ -165,7 +171,12 @@ impl MemoryMap {
     /// Adds an MMIO range that runtime services use: `EfiMemoryMappedIO` with `EFI_MEMORY_UC | EFI_MEMORY_RUNTIME`,
     /// so the OS maps it for `SetVirtualAddressMap()`. Errors as [`Self::add_range`].
     pub fn add_runtime_mmio(&mut self, base: u64, pages: u64) -> Result<(), MapError> {
-        self.add_range(base, pages, efi::MEMORY_MAPPED_IO, efi::MEMORY_UC | efi::MEMORY_RUNTIME)
+        self.add_range(
+            base,
+            pages,
+            efi::MEMORY_MAPPED_IO,
+            efi::MEMORY_UC | efi::MEMORY_RUNTIME,
+        )
     }
 
     /// Re-types free pages the firmware itself uses (its image, stack, heap, tables) to `memory_type`, keeping
@@ -174,7 +185,12 @@ impl MemoryMap {
     /// Errors: [`MapError::MisalignedBase`], [`MapError::ZeroPages`], [`MapError::AddressOverflow`],
     /// [`MapError::ConventionalReservation`] if `memory_type` is `EfiConventionalMemory`,
     /// [`MapError::NotConventional`] if some page is not free, [`MapError::Locked`] after [`Self::lock`].
-    pub fn reserve_range(&mut self, base: u64, pages: u64, memory_type: u32) -> Result<(), MapError> {
+    pub fn reserve_range(
+        &mut self,
+        base: u64,
+        pages: u64,
+        memory_type: u32,
+    ) -> Result<(), MapError> {
         let end = self.check_new_range(base, pages)?;
         if memory_type == efi::CONVENTIONAL_MEMORY {
             return Err(MapError::ConventionalReservation);

@@ -33,7 +33,15 @@ struct Gate {
 }
 
 impl Gate {
-    const EMPTY: Gate = Gate { offset_low: 0, selector: 0, ist: 0, type_attr: 0, offset_mid: 0, offset_high: 0, reserved: 0 };
+    const EMPTY: Gate = Gate {
+        offset_low: 0,
+        selector: 0,
+        ist: 0,
+        type_attr: 0,
+        offset_mid: 0,
+        offset_high: 0,
+        reserved: 0,
+    };
 
     /// A 64-bit interrupt gate (type 0xE, present, DPL 0) on the 64-bit code selector 0x18.
     fn interrupt(handler: u64) -> Gate {
@@ -66,18 +74,21 @@ pub fn init() {
     for (gate, &stub) in idt.iter_mut().zip(stubs.iter()) {
         *gate = Gate::interrupt(stub);
     }
-    idt[TIMER_VECTOR as usize] = Gate::interrupt(timer_interrupt_stub as usize as u64);
-    idt[SPURIOUS_VECTOR as usize] = Gate::interrupt(spurious_interrupt_stub as usize as u64);
+    idt[TIMER_VECTOR as usize] = Gate::interrupt(timer_interrupt_stub as *const () as u64);
+    idt[SPURIOUS_VECTOR as usize] = Gate::interrupt(spurious_interrupt_stub as *const () as u64);
     // Legacy 8259 vectors (remapped to 0x20..0x30 and masked) are routed to the spurious stub too.
     for gate in &mut idt[0x20..0x30] {
-        *gate = Gate::interrupt(spurious_interrupt_stub as usize as u64);
+        *gate = Gate::interrupt(spurious_interrupt_stub as *const () as u64);
     }
     #[repr(C, packed)]
     struct Descriptor {
         limit: u16,
         base: u64,
     }
-    let descriptor = Descriptor { limit: (core::mem::size_of::<[Gate; 256]>() - 1) as u16, base: idt.as_ptr() as u64 };
+    let descriptor = Descriptor {
+        limit: (core::mem::size_of::<[Gate; 256]>() - 1) as u16,
+        base: idt.as_ptr() as u64,
+    };
     // SAFETY: the descriptor points at a static, fully initialised table of 256 valid gates.
     unsafe { asm!("lidt [{}]", in(reg) &descriptor, options(readonly, nostack, preserves_flags)) };
 }
@@ -148,15 +159,53 @@ const EXCEPTION_NAMES: [&str; 32] = [
 #[no_mangle]
 extern "C" fn exception_handler(frame: &ExceptionFrame) -> ! {
     let cr2 = x86_64::registers::control::Cr2::read_raw();
-    let name = EXCEPTION_NAMES.get(frame.vector as usize).copied().unwrap_or("unknown");
+    let name = EXCEPTION_NAMES
+        .get(frame.vector as usize)
+        .copied()
+        .unwrap_or("unknown");
     let f = frame;
     crate::console::force_unlock();
-    crate::println!("\n!!!! vmfw: CPU exception {} ({}) error code {:#x}", f.vector, name, f.error_code);
-    crate::println!("RIP {:#018x} CS {:#06x} RFLAGS {:#010x} RSP {:#018x} SS {:#06x} CR2 {:#018x}",
-        f.rip, f.cs, f.rflags, f.rsp, f.ss, cr2);
-    crate::println!("RAX {:#018x} RBX {:#018x} RCX {:#018x} RDX {:#018x}", f.rax, f.rbx, f.rcx, f.rdx);
-    crate::println!("RSI {:#018x} RDI {:#018x} RBP {:#018x} R8  {:#018x}", f.rsi, f.rdi, f.rbp, f.r8);
-    crate::println!("R9  {:#018x} R10 {:#018x} R11 {:#018x} R12 {:#018x}", f.r9, f.r10, f.r11, f.r12);
-    crate::println!("R13 {:#018x} R14 {:#018x} R15 {:#018x}", f.r13, f.r14, f.r15);
+    crate::println!(
+        "\n!!!! vmfw: CPU exception {} ({}) error code {:#x}",
+        f.vector,
+        name,
+        f.error_code
+    );
+    crate::println!(
+        "RIP {:#018x} CS {:#06x} RFLAGS {:#010x} RSP {:#018x} SS {:#06x} CR2 {:#018x}",
+        f.rip,
+        f.cs,
+        f.rflags,
+        f.rsp,
+        f.ss,
+        cr2
+    );
+    crate::println!(
+        "RAX {:#018x} RBX {:#018x} RCX {:#018x} RDX {:#018x}",
+        f.rax,
+        f.rbx,
+        f.rcx,
+        f.rdx
+    );
+    crate::println!(
+        "RSI {:#018x} RDI {:#018x} RBP {:#018x} R8  {:#018x}",
+        f.rsi,
+        f.rdi,
+        f.rbp,
+        f.r8
+    );
+    crate::println!(
+        "R9  {:#018x} R10 {:#018x} R11 {:#018x} R12 {:#018x}",
+        f.r9,
+        f.r10,
+        f.r11,
+        f.r12
+    );
+    crate::println!(
+        "R13 {:#018x} R14 {:#018x} R15 {:#018x}",
+        f.r13,
+        f.r14,
+        f.r15
+    );
     crate::platform::exit::fail(crate::platform::exit::ExitCode::CpuException)
 }

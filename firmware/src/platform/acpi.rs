@@ -23,7 +23,12 @@ pub struct Acpi {
 // SAFETY: `TableArena::allocate` returns zeroed, identity-mapped, exclusively owned arena memory that is never
 // freed, so every pointer stays valid for the firmware's lifetime and its address is the physical address.
 unsafe impl TableMemory for TableArena {
-    fn allocate(&mut self, size: usize, align: usize, _zone: Zone) -> Result<NonNull<u8>, AllocError> {
+    fn allocate(
+        &mut self,
+        size: usize,
+        align: usize,
+        _zone: Zone,
+    ) -> Result<NonNull<u8>, AllocError> {
         // Zones matter to legacy BIOS only: UEFI publishes the RSDP through the configuration table, so the
         // FSEG zone is allocated from the same arena as everything else.
         let address = TableArena::allocate(self, size, align).ok_or(AllocError)?;
@@ -51,7 +56,12 @@ pub fn install(fw_cfg: &mut FwCfg<X86PortIo>, arena: &mut TableArena) -> Option<
         log::error!(target: "acpi", "table-loader did not allocate {}", table_loader::RSDP_FILE);
         None
     })?;
-    let len = loaded.files.iter().find(|f| f.address == rsdp).map(|f| f.len).unwrap_or(0);
+    let len = loaded
+        .files
+        .iter()
+        .find(|f| f.address == rsdp)
+        .map(|f| f.len)
+        .unwrap_or(0);
     // SAFETY: the loader allocated `len` bytes at `rsdp` in the arena (identity-mapped, never freed).
     let bytes = unsafe { core::slice::from_raw_parts(rsdp as *const u8, len) };
     match table_loader::validate_rsdp(bytes) {

@@ -19,9 +19,21 @@ pub const ECAM_SIZE: u64 = 256 << 20;
 /// ACPI PM I/O base on both machines (below the PCI I/O window at 0xC000).
 pub const PM_BASE: u16 = 0x600;
 
-const HOST_BRIDGE: Bdf = Bdf { bus: 0, device: 0, function: 0 };
-const Q35_LPC: Bdf = Bdf { bus: 0, device: 0x1f, function: 0 };
-const PIIX4_PM: Bdf = Bdf { bus: 0, device: 1, function: 3 };
+const HOST_BRIDGE: Bdf = Bdf {
+    bus: 0,
+    device: 0,
+    function: 0,
+};
+const Q35_LPC: Bdf = Bdf {
+    bus: 0,
+    device: 0x1f,
+    function: 0,
+};
+const PIIX4_PM: Bdf = Bdf {
+    bus: 0,
+    device: 1,
+    function: 3,
+};
 const Q35_PCIEXBAR: u16 = 0x60;
 const ICH9_PMBASE: u16 = 0x40;
 const ICH9_ACPI_CNTL: u16 = 0x44;
@@ -102,5 +114,9 @@ pub fn init() -> Result<Chipset, (u16, u16)> {
     if !alive {
         log::error!(target: "chipset", "ACPI PM timer at {timer:#x} does not count");
     }
-    Ok(Chipset { kind, pm_base: PM_BASE, ecam })
+    Ok(Chipset {
+        kind,
+        pm_base: PM_BASE,
+        ecam,
+    })
 }

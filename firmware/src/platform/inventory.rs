@@ -43,16 +43,47 @@ pub fn print(p: &Platform) {
     );
     for r in ranges.iter() {
         let size = r.end - r.start;
-        let (value, unit) = if size >= MIB { (size / MIB, "MiB") } else { (size >> 10, "KiB") };
-        println!("  {:#018x}-{:#018x} {value:>6} {unit} {:?}", r.start, r.end - 1, r.kind);
+        let (value, unit) = if size >= MIB {
+            (size / MIB, "MiB")
+        } else {
+            (size >> 10, "KiB")
+        };
+        println!(
+            "  {:#018x}-{:#018x} {value:>6} {unit} {:?}",
+            r.start,
+            r.end - 1,
+            r.kind
+        );
     }
     let (used, free) = crate::heap::usage();
-    println!("memory: heap {} KiB used, {} KiB free", used >> 10, free >> 10);
-    for (function, resources) in p.pci.functions.iter().map(|f| (f, p.pci.resources.functions.iter().find(|r| r.bdf == f.bdf))) {
+    println!(
+        "memory: heap {} KiB used, {} KiB free",
+        used >> 10,
+        free >> 10
+    );
+    for (function, resources) in p
+        .pci
+        .functions
+        .iter()
+        .map(|f| (f, p.pci.resources.functions.iter().find(|r| r.bdf == f.bdf)))
+    {
         let mut line = String::new();
-        let _ = write!(line, "pci: {} {:04x}:{:04x} class {:02x}{:02x}{:02x}", function.bdf, function.vendor_id, function.device_id, function.class, function.subclass, function.prog_if);
+        let _ = write!(
+            line,
+            "pci: {} {:04x}:{:04x} class {:02x}{:02x}{:02x}",
+            function.bdf,
+            function.vendor_id,
+            function.device_id,
+            function.class,
+            function.subclass,
+            function.prog_if
+        );
         if let Some(buses) = function.bridge_buses {
-            let _ = write!(line, " bridge buses {:02x}..{:02x}", buses.secondary, buses.subordinate);
+            let _ = write!(
+                line,
+                " bridge buses {:02x}..{:02x}",
+                buses.secondary, buses.subordinate
+            );
         }
         for bar in resources.iter().flat_map(|r| r.bars.iter()) {
             let kind = match bar.kind {
@@ -62,7 +93,13 @@ pub fn print(p: &Platform) {
             };
             match bar.address {
                 Some(address) => {
-                    let _ = write!(line, " bar{}={kind}{}:{address:#x}+{:#x}", bar.index, if bar.prefetchable { "p" } else { "" }, bar.size);
+                    let _ = write!(
+                        line,
+                        " bar{}={kind}{}:{address:#x}+{:#x}",
+                        bar.index,
+                        if bar.prefetchable { "p" } else { "" },
+                        bar.size
+                    );
                 }
                 None => {
                     let _ = write!(line, " bar{}={kind}:unassigned+{:#x}", bar.index, bar.size);
@@ -72,7 +109,11 @@ pub fn print(p: &Platform) {
         if let Some(w) = resources.and_then(|r| r.bridge.as_ref()) {
             for (name, window) in [("io", &w.io), ("mem", &w.mem), ("pref", &w.pref)] {
                 if let Some(window) = window {
-                    let _ = write!(line, " window-{name}={:#x}..{:#x}", window.start, window.end);
+                    let _ = write!(
+                        line,
+                        " window-{name}={:#x}..{:#x}",
+                        window.start, window.end
+                    );
                 }
             }
         }
@@ -84,19 +125,33 @@ pub fn print(p: &Platform) {
             for b in acpi::rsdp_bytes(a) {
                 let _ = write!(hex, "{b:02x}");
             }
-            println!("acpi: rsdp {:#x} revision {} oem {} bytes {hex}", a.rsdp, a.info.revision, a.info.oem_id_str().unwrap_or("?"));
+            println!(
+                "acpi: rsdp {:#x} revision {} oem {} bytes {hex}",
+                a.rsdp,
+                a.info.revision,
+                a.info.oem_id_str().unwrap_or("?")
+            );
         }
         None => println!("acpi: none"),
     }
     match p.smbios {
         Some(s) => println!(
             "smbios: {}.{}.{} entry point {:#x} table {:#x}+{:#x} {} structures, system {:?} {:?}",
-            s.version.0, s.version.1, s.version.2, s.entry_point, s.table.0, s.table.1, s.structures,
+            s.version.0,
+            s.version.1,
+            s.version.2,
+            s.entry_point,
+            s.table.0,
+            s.table.1,
+            s.structures,
             s.inventory.system_manufacturer.as_deref().unwrap_or("?"),
             s.inventory.system_product.as_deref().unwrap_or("?")
         ),
         None => println!("smbios: none"),
     }
-    println!("time: {} ms since reset", super::timer::micros_since_reset() / 1000);
+    println!(
+        "time: {} ms since reset",
+        super::timer::micros_since_reset() / 1000
+    );
     println!("==== end of inventory ====");
 }

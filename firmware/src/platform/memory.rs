@@ -61,14 +61,22 @@ pub enum MemoryError {
 pub fn init(fw_cfg: Option<&mut FwCfg<X86PortIo>>) -> Result<Memory, MemoryError> {
     let e820 = fw_cfg.and_then(|f| f.read_file("etc/e820").ok());
     let (mut ranges, source) = match e820 {
-        Some(blob) => (MemoryRanges::from_e820(&blob).map_err(MemoryError::E820)?, "etc/e820"),
+        Some(blob) => (
+            MemoryRanges::from_e820(&blob).map_err(MemoryError::E820)?,
+            "etc/e820",
+        ),
         None => (qemu::e820::ranges_from_cmos(&mut X86PortIo), "CMOS"),
     };
     let platform_ram_bytes = ranges.total_ram_bytes();
     let (heap_start, heap_end) = crate::heap::bootstrap_region();
     // SAFETY (all four): linker-script symbols; only their addresses are taken.
-    let (image, tables, stack) =
-        unsafe { (symbol(&image_start), symbol(&boot_page_tables), (symbol(&stack_bottom), symbol(&stack_top))) };
+    let (image, tables, stack) = unsafe {
+        (
+            symbol(&image_start),
+            symbol(&boot_page_tables),
+            (symbol(&stack_bottom), symbol(&stack_top)),
+        )
+    };
     let carve = |ranges: &mut MemoryRanges, range: Range<u64>, kind| {
         if let Err(e) = ranges.reserve(range.clone(), kind) {
             log::error!(target: "memory", "cannot reserve {:#x}..{:#x} as {kind:?}: {e:?}", range.start, range.end);
@@ -93,12 +101,21 @@ pub fn init(fw_cfg: Option<&mut FwCfg<X86PortIo>>) -> Result<Memory, MemoryError
     // SAFETY: `heap` is RAM below 4 GiB (identity-mapped by the reset code) that was just removed from free RAM
     // and is used by nothing else.
     unsafe { crate::heap::add_main_region(heap.start, heap.end - heap.start) };
-    Ok(Memory { ranges, source, platform_ram_bytes, heap, table_arena })
+    Ok(Memory {
+        ranges,
+        source,
+        platform_ram_bytes,
+        heap,
+        table_arena,
+    })
 }
 
 /// Reserves the ECAM window in the map (q35).
 pub fn reserve_ecam(memory: &mut Memory, base: u64, size: u64) {
-    if let Err(e) = memory.ranges.reserve(base..base + size, MemoryKind::PciEcam) {
+    if let Err(e) = memory
+        .ranges
+        .reserve(base..base + size, MemoryKind::PciEcam)
+    {
         log::error!(target: "memory", "cannot reserve ECAM {base:#x}+{size:#x}: {e:?}");
     }
 }
@@ -113,7 +130,10 @@ pub struct TableArena {
 impl TableArena {
     /// An allocator over `range`, which must be identity-mapped RAM owned by the caller.
     pub fn new(range: Range<u64>) -> TableArena {
-        TableArena { next: range.start, end: range.end }
+        TableArena {
+            next: range.start,
+            end: range.end,
+        }
     }
 
     /// Allocates `size` zeroed bytes aligned to `align` (a power of two); returns the physical address.

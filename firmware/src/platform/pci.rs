@@ -43,10 +43,15 @@ pub fn config_access(chipset: &Chipset) -> (alloc::boxed::Box<dyn ConfigSpace>, 
                 let last = ecam.last_bus();
                 return (alloc::boxed::Box::new(ecam), last);
             }
-            Err(e) => log::error!(target: "pci", "ECAM at {base:#x} unusable ({e:?}); using port I/O"),
+            Err(e) => {
+                log::error!(target: "pci", "ECAM at {base:#x} unusable ({e:?}); using port I/O")
+            }
         }
     }
-    (alloc::boxed::Box::new(PortConfigAccess::new(X86PortIo)), 255)
+    (
+        alloc::boxed::Box::new(PortConfigAccess::new(X86PortIo)),
+        255,
+    )
 }
 
 /// Highest physical address + 1 the CPU can address (CPUID 0x8000_0008 EAX[7:0]), 36 bits if not reported.
@@ -61,20 +66,34 @@ fn physical_address_limit() -> u64 {
 }
 
 /// The windows for this machine and memory map.
-pub fn windows(chipset: &Chipset, low_ram_top: u64, ram_top: u64, fw_cfg: Option<&mut FwCfg<X86PortIo>>) -> Windows {
+pub fn windows(
+    chipset: &Chipset,
+    low_ram_top: u64,
+    ram_top: u64,
+    fw_cfg: Option<&mut FwCfg<X86PortIo>>,
+) -> Windows {
     let mem32_start = match chipset.kind {
         MachineKind::Q35 => 0xc000_0000,
-        MachineKind::Pc => low_ram_top.div_ceil(256 << 20).saturating_mul(256 << 20).max(2 * GIB),
+        MachineKind::Pc => low_ram_top
+            .div_ceil(256 << 20)
+            .saturating_mul(256 << 20)
+            .max(2 * GIB),
     };
     let reserved_end = fw_cfg
         .and_then(|f| {
             let mut bytes = [0u8; 8];
-            f.read_file_into("etc/reserved-memory-end", &mut bytes).ok().map(|_| u64::from_le_bytes(bytes))
+            f.read_file_into("etc/reserved-memory-end", &mut bytes)
+                .ok()
+                .map(|_| u64::from_le_bytes(bytes))
         })
         .unwrap_or(0);
     let mem64_start = ram_top.max(reserved_end).max(4 * GIB).div_ceil(GIB) * GIB;
     let mem64_end = (mem64_start + MMIO64_SIZE).min(physical_address_limit());
-    Windows { io: 0xc000..0x1_0000, mem32: mem32_start..MMIO32_END, mem64: mem64_start..mem64_end.max(mem64_start) }
+    Windows {
+        io: 0xc000..0x1_0000,
+        mem32: mem32_start..MMIO32_END,
+        mem64: mem64_start..mem64_end.max(mem64_start),
+    }
 }
 
 /// Enumerates and assigns. Errors are logged; the firmware goes on with whatever was found.
@@ -85,17 +104,29 @@ pub fn init(cfg: &mut dyn ConfigSpace, last_bus: u8, windows: Windows) -> Pci {
     });
     let resources = assign(cfg, &functions, &windows).unwrap_or_else(|e| {
         log::error!(target: "pci", "resource assignment failed: {e:?}");
-        Inventory { functions: Vec::new(), unassigned: Vec::new() }
+        Inventory {
+            functions: Vec::new(),
+            unassigned: Vec::new(),
+        }
     });
     log::info!(target: "pci", "{} functions, {} resources unassigned", functions.len(), resources.unassigned.len());
-    Pci { functions, resources, windows }
+    Pci {
+        functions,
+        resources,
+        windows,
+    }
 }
 
 /// The highest address any 64-bit BAR or bridge window reaches (for the identity map).
 pub fn mmio_top(pci: &Pci) -> u64 {
     let ends = pci.resources.functions.iter().flat_map(|f| {
         let bars = f.bars.iter().filter_map(|b| b.address.map(|a| a + b.size));
-        let windows = f.bridge.iter().flat_map(|w| [w.mem.clone(), w.pref.clone()]).flatten().map(|r: Range<u64>| r.end);
+        let windows = f
+            .bridge
+            .iter()
+            .flat_map(|w| [w.mem.clone(), w.pref.clone()])
+            .flatten()
+            .map(|r: Range<u64>| r.end);
         bars.chain(windows).collect::<Vec<_>>()
     });
     ends.max().unwrap_or(0)

@@ -43,7 +43,8 @@ pub fn install(fw_cfg: &mut FwCfg<X86PortIo>, arena: &mut TableArena) -> Option<
         .unwrap_or((3, 0, 0));
     let table_address = arena.allocate(table.len(), 16)?;
     let entry_point = arena.allocate(smbios::SMBIOS3_ENTRY_POINT_SIZE, 16)?;
-    let bytes = Smbios3EntryPoint::new(table_address, table.len() as u32, major, minor, docrev).to_bytes();
+    let bytes =
+        Smbios3EntryPoint::new(table_address, table.len() as u32, major, minor, docrev).to_bytes();
     // SAFETY: both ranges were just allocated from the arena (identity-mapped RAM, exclusively ours) with these
     // exact lengths.
     unsafe {
@@ -52,5 +53,11 @@ pub fn install(fw_cfg: &mut FwCfg<X86PortIo>, arena: &mut TableArena) -> Option<
     }
     let inventory = smbios::inventory(&table).unwrap_or_default();
     log::info!(target: "smbios", "SMBIOS {major}.{minor}.{docrev}: {} structures, {} bytes at {table_address:#x}", summary.structure_count, table.len());
-    Some(Smbios { entry_point, table: (table_address, table.len()), version: (major, minor, docrev), structures: summary.structure_count, inventory })
+    Some(Smbios {
+        entry_point,
+        table: (table_address, table.len()),
+        version: (major, minor, docrev),
+        structures: summary.structure_count,
+        inventory,
+    })
 }

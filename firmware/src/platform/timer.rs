@@ -77,13 +77,20 @@ fn apic_read(offset: u64) -> u32 {
 
 fn apic_write(offset: u64, value: u32) {
     // SAFETY: as in `apic_read`.
-    unsafe { core::ptr::write_volatile((APIC_BASE.load(Ordering::Relaxed) + offset) as *mut u32, value) }
+    unsafe {
+        core::ptr::write_volatile(
+            (APIC_BASE.load(Ordering::Relaxed) + offset) as *mut u32,
+            value,
+        )
+    }
 }
 
 /// Remaps the two 8259 PICs to vectors 0x20..0x30 and masks every line.
 fn mask_legacy_pics() {
     let mut io = X86PortIo;
-    for (command, data, vector_base, cascade) in [(0x20u16, 0x21u16, 0x20u8, 0x04u8), (0xa0, 0xa1, 0x28, 0x02)] {
+    for (command, data, vector_base, cascade) in
+        [(0x20u16, 0x21u16, 0x20u8, 0x04u8), (0xa0, 0xa1, 0x28, 0x02)]
+    {
         io.write8(command, 0x11); // ICW1: edge, cascade, ICW4 follows
         io.write8(data, vector_base); // ICW2
         io.write8(data, cascade); // ICW3
@@ -98,7 +105,8 @@ pub fn init(pm_base: u16) {
     PM_TIMER_PORT.store(pm_base + 8, Ordering::Relaxed);
     mask_legacy_pics();
     // SAFETY: reading IA32_APIC_BASE has no side effects.
-    let base = unsafe { x86_64::registers::model_specific::Msr::new(APIC_BASE_MSR).read() } & !0xfff;
+    let base =
+        unsafe { x86_64::registers::model_specific::Msr::new(APIC_BASE_MSR).read() } & !0xfff;
     APIC_BASE.store(base & 0x000f_ffff_ffff_f000, Ordering::Relaxed);
     apic_write(APIC_SVR, 0x100 | u32::from(idt::SPURIOUS_VECTOR));
     // Virtual-wire mode as the MP spec describes: LINT0 ExtINT, LINT1 NMI.

@@ -56,16 +56,27 @@ fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
 
 /// Extracts and parses the inventory from console output.
 pub fn parse(output: &str) -> Result<Inventory, String> {
-    let start = output.find(START).ok_or("no inventory start marker in the console output")?;
+    let start = output
+        .find(START)
+        .ok_or("no inventory start marker in the console output")?;
     let body = &output[start..];
     let end = body.find(END).ok_or("inventory not terminated")?;
     let mut inv = Inventory::default();
     for line in body[..end].lines() {
         let line = line.trim();
         if let Some(rest) = line.strip_prefix("machine: ") {
-            inv.machine = rest.split([',', ' ']).next().unwrap_or_default().to_string();
+            inv.machine = rest
+                .split([',', ' '])
+                .next()
+                .unwrap_or_default()
+                .to_string();
         } else if let Some(rest) = line.strip_prefix("memory: total ") {
-            inv.ram_mib = rest.split_whitespace().next().ok_or("memory line")?.parse().map_err(|e| format!("{e}"))?;
+            inv.ram_mib = rest
+                .split_whitespace()
+                .next()
+                .ok_or("memory line")?
+                .parse()
+                .map_err(|e| format!("{e}"))?;
         } else if let Some(rest) = line.strip_prefix("pci: ") {
             inv.pci.push(parse_pci(rest)?);
         } else if let Some(rest) = line.strip_prefix("acpi: ") {
@@ -73,12 +84,24 @@ pub fn parse(output: &str) -> Result<Inventory, String> {
                 inv.rsdp_address = hex(a)?;
             }
             if let Some(bytes) = field(rest, "bytes") {
-                inv.rsdp = (0..bytes.len() / 2).map(|i| u8::from_str_radix(&bytes[2 * i..2 * i + 2], 16)).collect::<Result<_, _>>().map_err(|e| format!("rsdp bytes: {e}"))?;
+                inv.rsdp = (0..bytes.len() / 2)
+                    .map(|i| u8::from_str_radix(&bytes[2 * i..2 * i + 2], 16))
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| format!("rsdp bytes: {e}"))?;
             }
         } else if let Some(rest) = line.strip_prefix("smbios: ") {
-            inv.smbios_version = rest.split_whitespace().next().unwrap_or_default().to_string();
+            inv.smbios_version = rest
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string();
         } else if let Some(rest) = line.strip_prefix("time: ") {
-            inv.ms_since_reset = rest.split_whitespace().next().unwrap_or("0").parse().unwrap_or(0);
+            inv.ms_since_reset = rest
+                .split_whitespace()
+                .next()
+                .unwrap_or("0")
+                .parse()
+                .unwrap_or(0);
         }
     }
     Ok(inv)
@@ -89,7 +112,13 @@ fn parse_pci(rest: &str) -> Result<PciFunction, String> {
     let bdf = words.next().ok_or("pci line without bdf")?.to_string();
     let ids = words.next().ok_or("pci line without ids")?;
     let (vendor, device) = ids.split_once(':').ok_or("pci ids")?;
-    let mut f = PciFunction { bdf, vendor: hex(vendor)? as u16, device: hex(device)? as u16, class: 0, bars: Vec::new() };
+    let mut f = PciFunction {
+        bdf,
+        vendor: hex(vendor)? as u16,
+        device: hex(device)? as u16,
+        class: 0,
+        bars: Vec::new(),
+    };
     while let Some(w) = words.next() {
         if w == "class" {
             f.class = hex(words.next().ok_or("class value")?)? as u32;
@@ -97,7 +126,12 @@ fn parse_pci(rest: &str) -> Result<PciFunction, String> {
             let (index, rest) = bar.split_once('=').ok_or("bar syntax")?;
             let (kind, range) = rest.split_once(':').ok_or("bar kind")?;
             let (address, size) = range.split_once('+').ok_or("bar range")?;
-            f.bars.push(Bar { index: index.parse().map_err(|_| "bar index")?, kind: kind.into(), address: hex(address)?, size: hex(size)? });
+            f.bars.push(Bar {
+                index: index.parse().map_err(|_| "bar index")?,
+                kind: kind.into(),
+                address: hex(address)?,
+                size: hex(size)?,
+            });
         }
     }
     Ok(f)
@@ -114,7 +148,15 @@ mod tests {
         assert_eq!(inv.machine, "q35");
         assert_eq!(inv.ram_mib, 512);
         assert_eq!(inv.pci[0].vendor, 0x1af4);
-        assert_eq!(inv.pci[0].bars[1], Bar { index: 4, kind: "mem64p".into(), address: 0x8_0000_0000, size: 0x4000 });
+        assert_eq!(
+            inv.pci[0].bars[1],
+            Bar {
+                index: 4,
+                kind: "mem64p".into(),
+                address: 0x8_0000_0000,
+                size: 0x4000
+            }
+        );
     }
 
     #[test]

@@ -5,7 +5,9 @@
 
 use r_efi::efi;
 
-use super::types::{is_allocatable_type, is_runtime_granular_type, page_end, AllocateType, PAGE_SIZE};
+use super::types::{
+    is_allocatable_type, is_runtime_granular_type, page_end, AllocateType, PAGE_SIZE,
+};
 use super::MemoryMap;
 use crate::{Result, Status};
 
@@ -27,7 +29,12 @@ impl MemoryMap {
     /// `AllocateAddress` not aligned to 4 KiB (64 KiB for runtime types on AArch64); `NOT_FOUND` if the
     /// `AllocateAddress` range is not entirely free; `OUT_OF_RESOURCES` if no free range fits;
     /// [`super::HANDOFF_LOCKED_STATUS`] after [`MemoryMap::lock`].
-    pub fn allocate_pages(&mut self, allocate: AllocateType, memory_type: u32, pages: u64) -> Result<u64> {
+    pub fn allocate_pages(
+        &mut self,
+        allocate: AllocateType,
+        memory_type: u32,
+        pages: u64,
+    ) -> Result<u64> {
         let address = match allocate {
             AllocateType::AnyPages => None,
             AllocateType::MaxAddress(a) | AllocateType::Address(a) => Some(a),
@@ -52,7 +59,9 @@ impl MemoryMap {
             AllocateType::MaxAddress(max) => self
                 .find_top_down(pages, granularity, 0, max.saturating_add(1))
                 .ok_or(Status::OUT_OF_RESOURCES)?,
-            AllocateType::AnyPages => self.find_any(pages, granularity).ok_or(Status::OUT_OF_RESOURCES)?,
+            AllocateType::AnyPages => self
+                .find_any(pages, granularity)
+                .ok_or(Status::OUT_OF_RESOURCES)?,
         };
         self.carve(base, pages, memory_type);
         self.allocated.insert(base, base + pages * PAGE_SIZE);

@@ -58,7 +58,11 @@ pub(crate) struct Pool {
 impl Pool {
     /// First fit among existing chunks of `memory_type`.
     fn take(&mut self, memory_type: u32, capacity: u64) -> Option<(u64, u64)> {
-        for (&chunk_base, chunk) in self.chunks.iter_mut().filter(|(_, c)| c.memory_type == memory_type) {
+        for (&chunk_base, chunk) in self
+            .chunks
+            .iter_mut()
+            .filter(|(_, c)| c.memory_type == memory_type)
+        {
             let Some((&addr, &len)) = chunk.free.iter().find(|(_, &len)| len >= capacity) else {
                 continue;
             };
@@ -115,7 +119,9 @@ impl MemoryMap {
             Some(found) => found,
             None => {
                 self.add_pool_chunk(memory_type, capacity)?;
-                self.pool.take(memory_type, capacity).ok_or(Status::OUT_OF_RESOURCES)?
+                self.pool
+                    .take(memory_type, capacity)
+                    .ok_or(Status::OUT_OF_RESOURCES)?
             }
         };
         let allocation = PoolAllocation {
@@ -135,7 +141,11 @@ impl MemoryMap {
     /// already freed, or pointing inside one); [`super::HANDOFF_LOCKED_STATUS`] after [`MemoryMap::lock`].
     pub fn free_pool(&mut self, buffer: u64) -> Result<()> {
         self.refuse_if_locked("FreePool", None, Some(buffer), 0)?;
-        let block = self.pool.live.remove(&buffer).ok_or(Status::INVALID_PARAMETER)?;
+        let block = self
+            .pool
+            .live
+            .remove(&buffer)
+            .ok_or(Status::INVALID_PARAMETER)?;
         if self.pool.give_back(buffer, block) {
             if let Some(chunk) = self.pool.chunks.remove(&block.chunk) {
                 self.release(block.chunk, chunk.pages);
@@ -163,7 +173,9 @@ impl MemoryMap {
             .max(POOL_CHUNK_PAGES)
             .checked_next_multiple_of(granularity)
             .ok_or(Status::OUT_OF_RESOURCES)?;
-        let base = self.find_any(pages, granularity).ok_or(Status::OUT_OF_RESOURCES)?;
+        let base = self
+            .find_any(pages, granularity)
+            .ok_or(Status::OUT_OF_RESOURCES)?;
         self.carve(base, pages, memory_type);
         let mut free = BTreeMap::new();
         free.insert(base, pages * PAGE_SIZE);

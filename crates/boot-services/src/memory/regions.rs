@@ -74,7 +74,12 @@ impl Regions {
     }
 
     /// Whether `[base, end)` is covered without holes by ranges that all satisfy `pred`.
-    pub(crate) fn covered_by(&self, base: u64, end: u64, pred: impl Fn(&MemoryRange) -> bool) -> bool {
+    pub(crate) fn covered_by(
+        &self,
+        base: u64,
+        end: u64,
+        pred: impl Fn(&MemoryRange) -> bool,
+    ) -> bool {
         let mut cursor = base;
         for r in self.overlapping(base, end) {
             if r.base > cursor || !pred(&r) {
@@ -89,7 +94,11 @@ impl Regions {
     }
 
     /// Ranges that share at least one byte with `[base, end)`, sorted.
-    pub(crate) fn overlapping(&self, base: u64, end: u64) -> impl Iterator<Item = MemoryRange> + '_ {
+    pub(crate) fn overlapping(
+        &self,
+        base: u64,
+        end: u64,
+    ) -> impl Iterator<Item = MemoryRange> + '_ {
         let first = self.containing(base);
         let rest_from = first.map_or(base, |r| r.base.saturating_add(1));
         first.into_iter().chain(
@@ -119,7 +128,12 @@ impl Regions {
 
     /// Re-types every page of `[base, base + pages * 4 KiB)`, which must be fully covered (the caller checked with
     /// [`Self::covered_by`]). `retype` maps each affected range's (type, attributes) to the new pair.
-    pub(crate) fn convert(&mut self, base: u64, pages: u64, retype: impl Fn(u32, u64) -> (u32, u64)) {
+    pub(crate) fn convert(
+        &mut self,
+        base: u64,
+        pages: u64,
+        retype: impl Fn(u32, u64) -> (u32, u64),
+    ) {
         let Some(end) = page_end(base, pages) else {
             return;
         };
@@ -143,7 +157,13 @@ impl Regions {
             return;
         }
         let head_pages = (addr - base) / PAGE_SIZE;
-        self.map.insert(base, Extent { pages: head_pages, ..e });
+        self.map.insert(
+            base,
+            Extent {
+                pages: head_pages,
+                ..e
+            },
+        );
         self.map.insert(
             addr,
             Extent {

@@ -16,7 +16,9 @@ use crate::Status;
 /// `DescriptorSize` reported by `GetMemoryMap()`: the byte stride between descriptors (see the module docs).
 pub const DESCRIPTOR_SIZE: usize = 48;
 
-const _: () = assert!(DESCRIPTOR_SIZE > size_of::<efi::MemoryDescriptor>() && DESCRIPTOR_SIZE.is_multiple_of(8));
+const _: () = assert!(
+    DESCRIPTOR_SIZE > size_of::<efi::MemoryDescriptor>() && DESCRIPTOR_SIZE.is_multiple_of(8)
+);
 
 /// Everything a successful `GetMemoryMap()` returns.
 #[derive(Clone, Debug)]
@@ -48,7 +50,11 @@ impl MemoryMapSnapshot {
             return Err(Status::BUFFER_TOO_SMALL);
         };
         out.fill(0);
-        for (d, entry) in self.descriptors.iter().zip(out.chunks_exact_mut(self.descriptor_size)) {
+        for (d, entry) in self
+            .descriptors
+            .iter()
+            .zip(out.chunks_exact_mut(self.descriptor_size))
+        {
             entry[0..4].copy_from_slice(&d.r#type.to_le_bytes());
             entry[8..16].copy_from_slice(&d.physical_start.to_le_bytes());
             entry[16..24].copy_from_slice(&d.virtual_start.to_le_bytes());

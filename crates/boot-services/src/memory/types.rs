@@ -29,7 +29,9 @@ pub const AARCH64_RUNTIME_GRANULARITY_PAGES: u64 = 16;
 
 /// Exclusive end of `pages` pages starting at byte address `base`, or `None` if it does not fit in 64 bits.
 pub fn page_end(base: u64, pages: u64) -> Option<u64> {
-    pages.checked_mul(PAGE_SIZE).and_then(|len| base.checked_add(len))
+    pages
+        .checked_mul(PAGE_SIZE)
+        .and_then(|len| base.checked_add(len))
 }
 
 /// Whether `memory_type` may be passed to `AllocatePages()`/`AllocatePool()`.
@@ -51,14 +53,20 @@ pub fn is_allocatable_type(memory_type: u32) -> bool {
 pub fn is_runtime_granular_type(memory_type: u32) -> bool {
     matches!(
         memory_type,
-        efi::RESERVED_MEMORY_TYPE | efi::RUNTIME_SERVICES_CODE | efi::RUNTIME_SERVICES_DATA | efi::ACPI_MEMORY_NVS
+        efi::RESERVED_MEMORY_TYPE
+            | efi::RUNTIME_SERVICES_CODE
+            | efi::RUNTIME_SERVICES_DATA
+            | efi::ACPI_MEMORY_NVS
     )
 }
 
 /// Whether allocations of `memory_type` get `EFI_MEMORY_RUNTIME` (the OS must map them for
 /// `SetVirtualAddressMap()`): `EfiRuntimeServicesCode` and `EfiRuntimeServicesData`.
 pub fn gets_runtime_attribute(memory_type: u32) -> bool {
-    matches!(memory_type, efi::RUNTIME_SERVICES_CODE | efi::RUNTIME_SERVICES_DATA)
+    matches!(
+        memory_type,
+        efi::RUNTIME_SERVICES_CODE | efi::RUNTIME_SERVICES_DATA
+    )
 }
 
 /// `EFI_ALLOCATE_TYPE` with its `Memory` argument (UEFI 2.10 section 7.2, `AllocatePages()`).

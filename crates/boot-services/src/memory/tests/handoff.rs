@@ -11,7 +11,9 @@ use crate::Status;
 #[test]
 fn allocation_after_lock_is_recorded_as_violation() {
     let mut m = qemu();
-    let pages = m.allocate_pages(AllocateType::AnyPages, efi::LOADER_DATA, 2).unwrap();
+    let pages = m
+        .allocate_pages(AllocateType::AnyPages, efi::LOADER_DATA, 2)
+        .unwrap();
     let pool = m.allocate_pool(efi::BOOT_SERVICES_DATA, 32).unwrap();
     m.lock("ExitBootServices");
     m.set_context("ExitBootServices notify of image 3");
@@ -19,7 +21,10 @@ fn allocation_after_lock_is_recorded_as_violation() {
         m.allocate_pages(AllocateType::Address(0x20000), efi::LOADER_DATA, 1),
         Err(HANDOFF_LOCKED_STATUS)
     );
-    assert_eq!(m.allocate_pool(efi::BOOT_SERVICES_DATA, 24), Err(HANDOFF_LOCKED_STATUS));
+    assert_eq!(
+        m.allocate_pool(efi::BOOT_SERVICES_DATA, 24),
+        Err(HANDOFF_LOCKED_STATUS)
+    );
     m.clear_context();
     assert_eq!(m.free_pages(pages, 2), Err(HANDOFF_LOCKED_STATUS));
     assert_eq!(m.free_pool(pool), Err(HANDOFF_LOCKED_STATUS));
@@ -45,7 +50,10 @@ fn allocation_after_lock_is_recorded_as_violation() {
         (v[2].call, v[2].address, v[2].context.as_str()),
         ("FreePages", Some(pages), "")
     );
-    assert_eq!((v[3].call, v[3].address, v[3].amount), ("FreePool", Some(pool), 0));
+    assert_eq!(
+        (v[3].call, v[3].address, v[3].amount),
+        ("FreePool", Some(pool), 0)
+    );
 }
 
 #[test]

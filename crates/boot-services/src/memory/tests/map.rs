@@ -21,12 +21,19 @@ fn add_range_rejects_overlap() {
     // Starts in the hole, ends inside the main RAM range.
     assert_eq!(
         m.add_range(MIB - PAGE_SIZE, 2, efi::RESERVED_MEMORY_TYPE, 0),
-        Err(MapError::Overlap { base: MIB - PAGE_SIZE })
+        Err(MapError::Overlap {
+            base: MIB - PAGE_SIZE
+        })
     );
     assert_eq!(m.map_key(), key);
     // Exactly filling the hole is fine.
-    m.add_range(0xA0000, (MIB - 0xA0000) / PAGE_SIZE, efi::RESERVED_MEMORY_TYPE, 0)
-        .unwrap();
+    m.add_range(
+        0xA0000,
+        (MIB - 0xA0000) / PAGE_SIZE,
+        efi::RESERVED_MEMORY_TYPE,
+        0,
+    )
+    .unwrap();
 }
 
 #[test]
@@ -55,7 +62,12 @@ fn add_range_rejects_misaligned_zero_and_overflowing() {
 fn add_range_rejects_runtime_conventional() {
     let mut m = MemoryMap::new();
     assert_eq!(
-        m.add_range(0, 1, efi::CONVENTIONAL_MEMORY, efi::MEMORY_WB | efi::MEMORY_RUNTIME),
+        m.add_range(
+            0,
+            1,
+            efi::CONVENTIONAL_MEMORY,
+            efi::MEMORY_WB | efi::MEMORY_RUNTIME
+        ),
         Err(MapError::RuntimeConventional)
     );
 }
@@ -65,7 +77,8 @@ fn adjacent_equal_descriptors_are_merged() {
     let mut m = MemoryMap::new();
     m.add_range(8 * PAGE_SIZE, 4, efi::CONVENTIONAL_MEMORY, RAM_ATTR)
         .unwrap();
-    m.add_range(0, 4, efi::CONVENTIONAL_MEMORY, RAM_ATTR).unwrap();
+    m.add_range(0, 4, efi::CONVENTIONAL_MEMORY, RAM_ATTR)
+        .unwrap();
     // Fills the gap: all three become one descriptor.
     m.add_range(4 * PAGE_SIZE, 4, efi::CONVENTIONAL_MEMORY, RAM_ATTR)
         .unwrap();
@@ -90,7 +103,8 @@ fn adjacent_equal_descriptors_are_merged() {
 #[test]
 fn descriptors_with_different_attributes_or_gaps_stay_apart() {
     let mut m = MemoryMap::new();
-    m.add_range(0, 4, efi::CONVENTIONAL_MEMORY, RAM_ATTR).unwrap();
+    m.add_range(0, 4, efi::CONVENTIONAL_MEMORY, RAM_ATTR)
+        .unwrap();
     m.add_range(4 * PAGE_SIZE, 4, efi::CONVENTIONAL_MEMORY, efi::MEMORY_UC)
         .unwrap();
     m.add_range(9 * PAGE_SIZE, 4, efi::CONVENTIONAL_MEMORY, efi::MEMORY_UC)
@@ -107,7 +121,10 @@ fn oem_and_os_memory_types_are_kept_apart() {
     m.add_range(2 * PAGE_SIZE, 1, 0x8000_0000, 0).unwrap();
     m.add_range(3 * PAGE_SIZE, 1, 0xFFFF_FFFF, 0).unwrap();
     let types: alloc::vec::Vec<u32> = m.ranges().map(|r| r.memory_type).collect();
-    assert_eq!(types, vec![0x7000_0000, 0x7FFF_FFFF, 0x8000_0000, 0xFFFF_FFFF]);
+    assert_eq!(
+        types,
+        vec![0x7000_0000, 0x7FFF_FFFF, 0x8000_0000, 0xFFFF_FFFF]
+    );
     assert_eq!(m.memory_type_at(2 * PAGE_SIZE + 5), Some(0x8000_0000));
 }
 
@@ -122,7 +139,10 @@ fn memory_type_at_reports_type_or_none() {
         m.memory_type_at(MIB + FW_IMAGE_PAGES * PAGE_SIZE),
         Some(efi::CONVENTIONAL_MEMORY)
     );
-    assert_eq!(m.memory_type_at(FLASH_BASE + 17), Some(efi::MEMORY_MAPPED_IO));
+    assert_eq!(
+        m.memory_type_at(FLASH_BASE + 17),
+        Some(efi::MEMORY_MAPPED_IO)
+    );
     assert_eq!(m.memory_type_at(u64::MAX), None);
 }
 
@@ -143,8 +163,12 @@ fn reserve_range_retypes_free_pages_and_is_not_freeable() {
     assert_eq!(m.range_at(heap).unwrap().attribute, RAM_ATTR);
     assert_eq!(m.free_pages(heap, 256), Err(Status::NOT_FOUND));
     // Runtime data reservations get EFI_MEMORY_RUNTIME.
-    m.reserve_range(0x1000, 1, efi::RUNTIME_SERVICES_DATA).unwrap();
-    assert_eq!(m.range_at(0x1000).unwrap().attribute, RAM_ATTR | efi::MEMORY_RUNTIME);
+    m.reserve_range(0x1000, 1, efi::RUNTIME_SERVICES_DATA)
+        .unwrap();
+    assert_eq!(
+        m.range_at(0x1000).unwrap().attribute,
+        RAM_ATTR | efi::MEMORY_RUNTIME
+    );
 }
 
 #[test]
@@ -172,7 +196,10 @@ fn reserve_range_rejects_non_free_and_conventional() {
 fn find_free_range_prefers_top_of_low_memory() {
     let m = qemu();
     assert_eq!(m.find_free_range(16, None), Some(64 * MIB - 16 * PAGE_SIZE));
-    assert_eq!(m.find_free_range(16, Some(0x9FFFF)), Some(0xA0000 - 16 * PAGE_SIZE));
+    assert_eq!(
+        m.find_free_range(16, Some(0x9FFFF)),
+        Some(0xA0000 - 16 * PAGE_SIZE)
+    );
     assert_eq!(m.find_free_range(0, None), None);
 }
 
@@ -220,7 +247,13 @@ fn get_memory_map_is_sorted_by_address() {
     let starts: alloc::vec::Vec<u64> = snap.descriptors.iter().map(|d| d.physical_start).collect();
     assert_eq!(
         starts,
-        vec![0, MIB, MIB + FW_IMAGE_PAGES * PAGE_SIZE, FLASH_BASE, 4 * GIB]
+        vec![
+            0,
+            MIB,
+            MIB + FW_IMAGE_PAGES * PAGE_SIZE,
+            FLASH_BASE,
+            4 * GIB
+        ]
     );
     assert!(snap.descriptors.iter().all(|d| d.virtual_start == 0));
 }
@@ -237,7 +270,10 @@ fn get_memory_map_bytes_use_descriptor_stride() {
         efi::MEMORY_MAPPED_IO
     );
     assert_eq!(&entry[4..8], &[0; 4]);
-    assert_eq!(u64::from_le_bytes(entry[8..16].try_into().unwrap()), FLASH_BASE);
+    assert_eq!(
+        u64::from_le_bytes(entry[8..16].try_into().unwrap()),
+        FLASH_BASE
+    );
     assert_eq!(u64::from_le_bytes(entry[16..24].try_into().unwrap()), 0);
     assert_eq!(u64::from_le_bytes(entry[24..32].try_into().unwrap()), 1024);
     assert_eq!(
@@ -276,10 +312,13 @@ fn reading_the_map_keeps_map_key() {
 fn take_changed_reports_each_change_once() {
     let mut m = MemoryMap::new();
     assert!(!m.take_changed());
-    m.add_range(0, 64, efi::CONVENTIONAL_MEMORY, RAM_ATTR).unwrap();
+    m.add_range(0, 64, efi::CONVENTIONAL_MEMORY, RAM_ATTR)
+        .unwrap();
     assert!(m.take_changed());
     assert!(!m.take_changed());
-    let a = m.allocate_pages(AllocateType::AnyPages, efi::LOADER_DATA, 1).unwrap();
+    let a = m
+        .allocate_pages(AllocateType::AnyPages, efi::LOADER_DATA, 1)
+        .unwrap();
     assert!(m.take_changed());
     assert_eq!(
         m.allocate_pages(AllocateType::Address(a), efi::LOADER_DATA, 1),

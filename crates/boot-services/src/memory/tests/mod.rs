@@ -23,13 +23,23 @@ pub(super) const FLASH_BASE: u64 = 0xFFC0_0000;
 
 /// A QEMU-like platform: 640 KiB of low RAM, a hole up to 1 MiB, RAM from 1 MiB to `main_end` with the
 /// firmware image (Boot Services Code) at 1 MiB, runtime flash MMIO below 4 GiB, and `high_pages` of RAM at 4 GiB.
-pub(super) fn platform(granularity: RuntimeGranularity, main_end: u64, high_pages: u64) -> MemoryMap {
+pub(super) fn platform(
+    granularity: RuntimeGranularity,
+    main_end: u64,
+    high_pages: u64,
+) -> MemoryMap {
     let mut m = MemoryMap::with_runtime_granularity(granularity);
     m.add_range(0, 0xA0000 / PAGE_SIZE, efi::CONVENTIONAL_MEMORY, RAM_ATTR)
         .unwrap();
-    m.add_range(MIB, (main_end - MIB) / PAGE_SIZE, efi::CONVENTIONAL_MEMORY, RAM_ATTR)
+    m.add_range(
+        MIB,
+        (main_end - MIB) / PAGE_SIZE,
+        efi::CONVENTIONAL_MEMORY,
+        RAM_ATTR,
+    )
+    .unwrap();
+    m.reserve_range(MIB, FW_IMAGE_PAGES, efi::BOOT_SERVICES_CODE)
         .unwrap();
-    m.reserve_range(MIB, FW_IMAGE_PAGES, efi::BOOT_SERVICES_CODE).unwrap();
     m.add_runtime_mmio(FLASH_BASE, 1024).unwrap();
     if high_pages > 0 {
         m.add_range(4 * GIB, high_pages, efi::CONVENTIONAL_MEMORY, RAM_ATTR)
@@ -70,7 +80,11 @@ pub(super) fn assert_invariants(m: &MemoryMap, total: u64) {
             w[1]
         );
     }
-    assert_eq!(list.iter().map(|r| r.pages).sum::<u64>(), total, "pages not conserved");
+    assert_eq!(
+        list.iter().map(|r| r.pages).sum::<u64>(),
+        total,
+        "pages not conserved"
+    );
     assert_eq!(m.memory_map_size(), list.len() * super::DESCRIPTOR_SIZE);
 }
 

@@ -9,7 +9,9 @@ use crate::Status;
 #[test]
 fn allocate_pages_any_pages_is_top_down_below_4gib() {
     let mut m = qemu();
-    let a = m.allocate_pages(AllocateType::AnyPages, efi::LOADER_DATA, 3).unwrap();
+    let a = m
+        .allocate_pages(AllocateType::AnyPages, efi::LOADER_DATA, 3)
+        .unwrap();
     assert_eq!(a, 64 * MIB - 3 * PAGE_SIZE);
     let b = m
         .allocate_pages(AllocateType::AnyPages, efi::BOOT_SERVICES_DATA, 1)
@@ -80,12 +82,16 @@ fn allocate_pages_address_returns_exactly_that_range() {
 #[test]
 fn allocate_pages_address_zero_is_allowed_but_searches_skip_page_0() {
     let mut m = MemoryMap::new();
-    m.add_range(0, 1, efi::CONVENTIONAL_MEMORY, RAM_ATTR).unwrap();
+    m.add_range(0, 1, efi::CONVENTIONAL_MEMORY, RAM_ATTR)
+        .unwrap();
     assert_eq!(
         m.allocate_pages(AllocateType::AnyPages, efi::LOADER_DATA, 1),
         Err(Status::OUT_OF_RESOURCES)
     );
-    assert_eq!(m.allocate_pages(AllocateType::Address(0), efi::LOADER_DATA, 1), Ok(0));
+    assert_eq!(
+        m.allocate_pages(AllocateType::Address(0), efi::LOADER_DATA, 1),
+        Ok(0)
+    );
 }
 
 #[test]
@@ -213,7 +219,10 @@ fn runtime_allocations_get_runtime_attribute_and_lose_it_when_freed() {
     let a = m
         .allocate_pages(AllocateType::AnyPages, efi::RUNTIME_SERVICES_CODE, 2)
         .unwrap();
-    assert_eq!(m.range_at(a).unwrap().attribute, RAM_ATTR | efi::MEMORY_RUNTIME);
+    assert_eq!(
+        m.range_at(a).unwrap().attribute,
+        RAM_ATTR | efi::MEMORY_RUNTIME
+    );
     let b = m
         .allocate_pages(AllocateType::AnyPages, efi::ACPI_MEMORY_NVS, 2)
         .unwrap();
@@ -227,7 +236,9 @@ fn runtime_allocations_get_runtime_attribute_and_lose_it_when_freed() {
 fn free_pages_restores_free_memory() {
     let mut m = qemu();
     let initial = ranges(&m);
-    let a = m.allocate_pages(AllocateType::AnyPages, efi::LOADER_DATA, 10).unwrap();
+    let a = m
+        .allocate_pages(AllocateType::AnyPages, efi::LOADER_DATA, 10)
+        .unwrap();
     let b = m
         .allocate_pages(AllocateType::Address(0x20000), efi::BOOT_SERVICES_DATA, 3)
         .unwrap();
@@ -240,14 +251,26 @@ fn free_pages_restores_free_memory() {
 fn free_pages_not_allocated_is_not_found() {
     let mut m = qemu();
     let key = m.map_key();
-    assert_eq!(m.free_pages(0x20000, 1), Err(Status::NOT_FOUND), "free memory");
-    assert_eq!(m.free_pages(MIB, 1), Err(Status::NOT_FOUND), "firmware reservation");
+    assert_eq!(
+        m.free_pages(0x20000, 1),
+        Err(Status::NOT_FOUND),
+        "free memory"
+    );
+    assert_eq!(
+        m.free_pages(MIB, 1),
+        Err(Status::NOT_FOUND),
+        "firmware reservation"
+    );
     assert_eq!(m.free_pages(FLASH_BASE, 1), Err(Status::NOT_FOUND), "MMIO");
     assert_eq!(m.free_pages(0xB0000, 1), Err(Status::NOT_FOUND), "hole");
     let a = m
         .allocate_pages(AllocateType::Address(0x20000), efi::LOADER_DATA, 2)
         .unwrap();
-    assert_eq!(m.free_pages(a, 3), Err(Status::NOT_FOUND), "runs past the allocation");
+    assert_eq!(
+        m.free_pages(a, 3),
+        Err(Status::NOT_FOUND),
+        "runs past the allocation"
+    );
     let key2 = m.map_key();
     assert_ne!(key, key2);
     m.free_pages(a, 2).unwrap();
@@ -257,7 +280,9 @@ fn free_pages_not_allocated_is_not_found() {
 #[test]
 fn free_pages_misaligned_or_zero_is_invalid_parameter() {
     let mut m = qemu();
-    let a = m.allocate_pages(AllocateType::AnyPages, efi::LOADER_DATA, 2).unwrap();
+    let a = m
+        .allocate_pages(AllocateType::AnyPages, efi::LOADER_DATA, 2)
+        .unwrap();
     assert_eq!(m.free_pages(a + 8, 1), Err(Status::INVALID_PARAMETER));
     assert_eq!(m.free_pages(a, 0), Err(Status::INVALID_PARAMETER));
     assert_eq!(m.free_pages(a, u64::MAX), Err(Status::INVALID_PARAMETER));
@@ -275,7 +300,10 @@ fn free_pages_may_trim_part_of_an_allocation() {
     m.free_pages(a, 15).unwrap();
     m.free_pages(0x40000, 17).unwrap();
     let r = m.range_at(0x30000).unwrap();
-    assert_eq!((r.base, r.pages, r.memory_type), (0x30000, 16, efi::LOADER_DATA));
+    assert_eq!(
+        (r.base, r.pages, r.memory_type),
+        (0x30000, 16, efi::LOADER_DATA)
+    );
     m.free_pages(0x30000, 16).unwrap();
     assert_eq!(ranges(&m), initial);
 }
@@ -307,7 +335,9 @@ fn map_key_changes_on_allocate_and_free_only() {
     assert!(m.free_pages(0x20000, 1).is_err());
     let _ = m.get_memory_map(usize::MAX);
     assert_eq!(m.map_key(), k0);
-    let a = m.allocate_pages(AllocateType::AnyPages, efi::LOADER_DATA, 1).unwrap();
+    let a = m
+        .allocate_pages(AllocateType::AnyPages, efi::LOADER_DATA, 1)
+        .unwrap();
     let k1 = m.map_key();
     assert_ne!(k1, k0);
     let _ = m.memory_type_at(a);
@@ -322,7 +352,11 @@ fn map_key_changes_on_allocate_and_free_only() {
 fn x64_runtime_allocations_use_4kib_granularity() {
     let mut m = qemu();
     let a = m
-        .allocate_pages(AllocateType::Address(0x21000), efi::RUNTIME_SERVICES_DATA, 1)
+        .allocate_pages(
+            AllocateType::Address(0x21000),
+            efi::RUNTIME_SERVICES_DATA,
+            1,
+        )
         .unwrap();
     assert_eq!(m.range_at(a).unwrap().pages, 1);
 }
@@ -337,18 +371,27 @@ fn aarch64_runtime_allocations_use_64kib_granularity() {
         efi::RESERVED_MEMORY_TYPE,
         efi::ACPI_MEMORY_NVS,
     ] {
-        let a = m.allocate_pages(AllocateType::AnyPages, efi::LOADER_DATA, 1).unwrap();
+        let a = m
+            .allocate_pages(AllocateType::AnyPages, efi::LOADER_DATA, 1)
+            .unwrap();
         let b = m.allocate_pages(AllocateType::AnyPages, t, 1).unwrap();
         assert_eq!(b % (64 * 1024), 0, "type {t:#x}");
         assert_eq!(m.range_at(b).unwrap().pages, 16, "type {t:#x}");
         // Freeing rounds the page count up the same way; a 4 KiB-aligned but not 64 KiB-aligned address is invalid.
-        assert_eq!(m.free_pages(b + PAGE_SIZE, 1), Err(Status::INVALID_PARAMETER));
+        assert_eq!(
+            m.free_pages(b + PAGE_SIZE, 1),
+            Err(Status::INVALID_PARAMETER)
+        );
         m.free_pages(b, 1).unwrap();
         m.free_pages(a, 1).unwrap();
     }
     assert_eq!(ranges(&m), initial);
     assert_eq!(
-        m.allocate_pages(AllocateType::Address(0x21000), efi::RUNTIME_SERVICES_DATA, 1),
+        m.allocate_pages(
+            AllocateType::Address(0x21000),
+            efi::RUNTIME_SERVICES_DATA,
+            1
+        ),
         Err(Status::INVALID_PARAMETER)
     );
     // Boot-time types keep 4 KiB granularity.
@@ -363,7 +406,11 @@ fn aarch64_runtime_allocations_use_64kib_granularity() {
 fn aarch64_free_pages_may_not_cut_into_a_runtime_granule() {
     let mut m = platform(RuntimeGranularity::AArch64, 64 * MIB, 0);
     let rt = m
-        .allocate_pages(AllocateType::Address(0x40000), efi::RUNTIME_SERVICES_DATA, 16)
+        .allocate_pages(
+            AllocateType::Address(0x40000),
+            efi::RUNTIME_SERVICES_DATA,
+            16,
+        )
         .unwrap();
     let ld = m
         .allocate_pages(AllocateType::Address(0x3F000), efi::LOADER_DATA, 1)

@@ -18,7 +18,10 @@ fn pool_allocations_are_8_byte_aligned_and_disjoint() {
         let cap = m.pool_allocation(a).unwrap().capacity;
         assert!(cap >= size as u64 && cap.is_multiple_of(8) && cap > 0);
         for &(b, bcap) in &blocks {
-            assert!(a + cap <= b || b + bcap <= a, "{a:#x}+{cap} overlaps {b:#x}+{bcap}");
+            assert!(
+                a + cap <= b || b + bcap <= a,
+                "{a:#x}+{cap} overlaps {b:#x}+{bcap}"
+            );
         }
         blocks.push((a, cap));
     }
@@ -49,7 +52,10 @@ fn pool_allocation_taking_new_pages_changes_map_key() {
     // Bigger than what is left in the chunk: a new chunk, a new key.
     let key = m.map_key();
     let big = m
-        .allocate_pool(efi::BOOT_SERVICES_DATA, (POOL_CHUNK_PAGES * PAGE_SIZE) as usize)
+        .allocate_pool(
+            efi::BOOT_SERVICES_DATA,
+            (POOL_CHUNK_PAGES * PAGE_SIZE) as usize,
+        )
         .unwrap();
     assert_ne!(m.map_key(), key);
     assert_eq!(m.memory_type_at(big), Some(efi::BOOT_SERVICES_DATA));
@@ -93,10 +99,22 @@ fn free_pool_of_unknown_pointer_is_invalid_parameter() {
     let a = m.allocate_pool(efi::BOOT_SERVICES_DATA, 64).unwrap();
     let _keep = m.allocate_pool(efi::BOOT_SERVICES_DATA, 64).unwrap();
     let key = m.map_key();
-    assert_eq!(m.free_pool(0x20000), Err(Status::INVALID_PARAMETER), "never allocated");
-    assert_eq!(m.free_pool(a + 8), Err(Status::INVALID_PARAMETER), "inside a block");
+    assert_eq!(
+        m.free_pool(0x20000),
+        Err(Status::INVALID_PARAMETER),
+        "never allocated"
+    );
+    assert_eq!(
+        m.free_pool(a + 8),
+        Err(Status::INVALID_PARAMETER),
+        "inside a block"
+    );
     m.free_pool(a).unwrap();
-    assert_eq!(m.free_pool(a), Err(Status::INVALID_PARAMETER), "double free");
+    assert_eq!(
+        m.free_pool(a),
+        Err(Status::INVALID_PARAMETER),
+        "double free"
+    );
     assert_eq!(m.map_key(), key);
 }
 
@@ -167,7 +185,11 @@ fn allocate_pool_invalid_type_is_invalid_parameter() {
         0x10,
         0x6FFF_FFFF,
     ] {
-        assert_eq!(m.allocate_pool(t, 8), Err(Status::INVALID_PARAMETER), "type {t:#x}");
+        assert_eq!(
+            m.allocate_pool(t, 8),
+            Err(Status::INVALID_PARAMETER),
+            "type {t:#x}"
+        );
     }
 }
 

@@ -121,7 +121,11 @@ fn expect_free(m: &MemoryMap, model: &Model, addr: u64, pages: u64) -> Option<Re
         let g0 = p / granule * granule;
         m.granularity_pages(t) == 1 || (g0 >= addr && g0 + granule <= end)
     });
-    Some(if whole { Ok(n) } else { Err(Status::INVALID_PARAMETER) })
+    Some(if whole {
+        Ok(n)
+    } else {
+        Err(Status::INVALID_PARAMETER)
+    })
 }
 
 fn step(m: &mut MemoryMap, model: &mut Model, op: &Op) -> Result<(), TestCaseError> {
@@ -146,7 +150,10 @@ fn step(m: &mut MemoryMap, model: &mut Model, op: &Op) -> Result<(), TestCaseErr
                 ),
                 1 => {
                     let max = page * PAGE_SIZE + PAGE_SIZE - 1;
-                    (AllocateType::MaxAddress(max), best_fit(&before, len, align, 0, max + 1))
+                    (
+                        AllocateType::MaxAddress(max),
+                        best_fit(&before, len, align, 0, max + 1),
+                    )
                 }
                 _ => {
                     let a = page * PAGE_SIZE;
@@ -175,11 +182,24 @@ fn step(m: &mut MemoryMap, model: &mut Model, op: &Op) -> Result<(), TestCaseErr
             if model.pages.is_empty() {
                 return Ok(());
             }
-            let first = *model.pages.keys().nth(pick % model.pages.len()).unwrap_or(&0);
+            let first = *model
+                .pages
+                .keys()
+                .nth(pick % model.pages.len())
+                .unwrap_or(&0);
             free_and_check(m, model, first + skip * PAGE_SIZE, pages)?;
         }
-        Op::FreeAny { page, pages, misalign } => {
-            free_and_check(m, model, page * PAGE_SIZE + if misalign { 8 } else { 0 }, pages)?;
+        Op::FreeAny {
+            page,
+            pages,
+            misalign,
+        } => {
+            free_and_check(
+                m,
+                model,
+                page * PAGE_SIZE + if misalign { 8 } else { 0 },
+                pages,
+            )?;
         }
         Op::AllocPool { type_idx, size } => {
             let t = TYPES[type_idx];
@@ -189,7 +209,12 @@ fn step(m: &mut MemoryMap, model: &mut Model, op: &Op) -> Result<(), TestCaseErr
                     let cap = m.pool_allocation(a).map(|p| p.capacity).unwrap_or(0);
                     prop_assert!(cap >= size as u64 && cap > 0);
                     for (&b, &(_, bcap)) in &model.pool {
-                        prop_assert!(a + cap <= b || b + bcap <= a, "pool overlap {:#x} {:#x}", a, b);
+                        prop_assert!(
+                            a + cap <= b || b + bcap <= a,
+                            "pool overlap {:#x} {:#x}",
+                            a,
+                            b
+                        );
                     }
                     model.pool.insert(a, (t, cap));
                 }
@@ -214,7 +239,12 @@ fn step(m: &mut MemoryMap, model: &mut Model, op: &Op) -> Result<(), TestCaseErr
     Ok(())
 }
 
-fn free_and_check(m: &mut MemoryMap, model: &mut Model, addr: u64, pages: u64) -> Result<(), TestCaseError> {
+fn free_and_check(
+    m: &mut MemoryMap,
+    model: &mut Model,
+    addr: u64,
+    pages: u64,
+) -> Result<(), TestCaseError> {
     let expected = expect_free(m, model, addr, pages);
     let result = m.free_pages(addr, pages);
     match expected {
@@ -225,7 +255,12 @@ fn free_and_check(m: &mut MemoryMap, model: &mut Model, addr: u64, pages: u64) -
             }
         }
         Some(Err(e)) => prop_assert_eq!(result, Err(e)),
-        None => prop_assert!(result.is_err(), "freed {:#x}+{} outside the model", addr, pages),
+        None => prop_assert!(
+            result.is_err(),
+            "freed {:#x}+{} outside the model",
+            addr,
+            pages
+        ),
     }
     Ok(())
 }
@@ -257,8 +292,18 @@ fn run(granularity: RuntimeGranularity, ops: &[Op]) -> Result<(), TestCaseError>
         let after = ranges(&m);
         assert_invariants(&m, total);
         let list_changed = after != before;
-        prop_assert_eq!(m.map_key() != key, list_changed, "key rule broken by {:?}", op);
-        prop_assert_eq!(m.take_changed(), list_changed, "change flag broken by {:?}", op);
+        prop_assert_eq!(
+            m.map_key() != key,
+            list_changed,
+            "key rule broken by {:?}",
+            op
+        );
+        prop_assert_eq!(
+            m.take_changed(),
+            list_changed,
+            "change flag broken by {:?}",
+            op
+        );
         check_model(&m, &model)?;
     }
     // Free everything: the map must come back exactly.
