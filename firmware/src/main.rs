@@ -8,8 +8,10 @@
 extern crate alloc;
 
 mod arch;
+mod boot;
 #[macro_use]
 mod console;
+mod efi;
 mod heap;
 mod logger;
 mod platform;
@@ -104,7 +106,6 @@ extern "C" fn rust_main() -> ! {
     let acpi = fw_cfg.as_mut().and_then(|f| acpi::install(f, &mut arena));
     let smbios = fw_cfg.as_mut().and_then(|f| smbios::install(f, &mut arena));
 
-    x86_64::instructions::interrupts::enable();
     inventory::print(&inventory::Platform {
         chipset: &chipset,
         memory: &memory,
@@ -112,8 +113,13 @@ extern "C" fn rust_main() -> ! {
         acpi: acpi.as_ref(),
         smbios: smbios.as_ref(),
     });
-    log::info!(target: "vmfw", "nothing to boot yet: halting");
-    loop {
-        arch::wait_for_interrupt();
-    }
+    let core = match boot::start_boot_services(&memory, acpi.as_ref(), smbios.as_ref()) {
+        Ok(core) => core,
+        Err(status) => {
+            log::error!(target: "vmfw", "boot services could not start: {status:?}");
+            exit::halt_forever()
+        }
+    };
+    x86_64::instructions::interrupts::enable();
+    boot::boot(core, fw_cfg.as_mut())
 }

@@ -127,8 +127,16 @@ pub fn init(pm_base: u16) {
     APIC_COUNT_PER_TICK.store(per_tick, Ordering::Relaxed);
     log::debug!(target: "timer", "TSC {} kHz, APIC timer {} counts per {} us tick", TSC_PER_MS.load(Ordering::Relaxed), per_tick, TICK_US);
 
-    apic_write(APIC_LVT_TIMER, LVT_PERIODIC | u32::from(idt::TIMER_VECTOR));
-    apic_write(APIC_TIMER_INITIAL, per_tick as u32);
+    start();
+}
+
+/// (Re)starts the periodic tick at the calibrated rate.
+pub fn start() {
+    let per_tick = APIC_COUNT_PER_TICK.load(Ordering::Relaxed);
+    if per_tick != 0 {
+        apic_write(APIC_LVT_TIMER, LVT_PERIODIC | u32::from(idt::TIMER_VECTOR));
+        apic_write(APIC_TIMER_INITIAL, per_tick as u32);
+    }
 }
 
 /// Stops the periodic tick (ExitBootServices): masks the LVT entry and clears the count.
@@ -142,4 +150,5 @@ pub fn stop() {
 extern "C" fn timer_interrupt() {
     TICKS.fetch_add(1, Ordering::Relaxed);
     apic_write(APIC_EOI, 0);
+    crate::efi::event::timer_tick();
 }
