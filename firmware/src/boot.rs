@@ -1,7 +1,7 @@
 //! From bring-up to an OS loader: start boot services (memory map, system table, console, configuration tables),
-//! then boot. Boot options so far: a PE image handed over in the fw_cfg file `opt/org.vmfw/boot-image`
-//! (`-fw_cfg name=opt/org.vmfw/boot-image,file=app.efi`), which is how the QEMU tests run UEFI applications
-//! before disks are supported. When nothing boots the firmware says what it tried and resets after a timeout.
+//! then boot. Boot options so far: QEMU's `-kernel` when it is a PE32+ UEFI image (QEMU splits the file into its
+//! fw_cfg "setup" and "kernel" items; joined again they are the file). When nothing boots the firmware says what
+//! it tried and resets after a timeout.
 
 use r_efi::efi::{self, Handle, Status};
 
@@ -12,8 +12,13 @@ use crate::platform::memory::Memory;
 use crate::platform::smbios::Smbios;
 use qemu::fw_cfg::FwCfg;
 
-/// fw_cfg file holding a PE image to boot.
-pub const BOOT_IMAGE_FILE: &str = "opt/org.vmfw/boot-image";
+/// fw_cfg items of `-kernel` (QEMU docs/specs/fw_cfg.txt, "selector keys").
+const FW_CFG_KERNEL_SIZE: u16 = 0x08;
+const FW_CFG_KERNEL_DATA: u16 = 0x11;
+const FW_CFG_SETUP_SIZE: u16 = 0x17;
+const FW_CFG_SETUP_DATA: u16 = 0x18;
+/// Largest `-kernel` the firmware reads (a sanity bound on the sizes fw_cfg reports).
+const MAX_KERNEL: usize = 512 << 20;
 /// Seconds before the reset when nothing could be booted.
 const NOTHING_TO_BOOT_RESET_SECONDS: u64 = 10;
 
@@ -30,8 +35,7 @@ pub fn start_boot_services(
 ) -> Result<Handle, Status> {
     efi_memory::init(memory);
     system_table::init()?;
-    // SAFETY: linker-script symbols; only their addresses are taken.
-    let (start, end) = unsafe {
+    let (start, end) = {
         (
             core::ptr::addr_of!(image_start) as u64,
             core::ptr::addr_of!(image_copy_end) as u64,
@@ -57,27 +61,51 @@ pub fn start_boot_services(
     Ok(core)
 }
 
+fn item_u32(fw_cfg: &mut FwCfg<X86PortIo>, key: u16) -> usize {
+    let mut bytes = [0u8; 4];
+    match fw_cfg.read_item(key, &mut bytes) {
+        Ok(()) => u32::from_le_bytes(bytes) as usize,
+        Err(_) => 0,
+    }
+}
+
+/// The `-kernel` file, rebuilt from fw_cfg's setup and kernel items; `None` without `-kernel`.
+fn kernel_file(fw_cfg: &mut FwCfg<X86PortIo>) -> Option<alloc::vec::Vec<u8>> {
+    let kernel_size = item_u32(fw_cfg, FW_CFG_KERNEL_SIZE);
+    let setup_size = item_u32(fw_cfg, FW_CFG_SETUP_SIZE);
+    if kernel_size == 0 || kernel_size + setup_size > MAX_KERNEL {
+        return None;
+    }
+    let mut file = alloc::vec![0u8; setup_size + kernel_size];
+    let (setup, kernel) = file.split_at_mut(setup_size);
+    if fw_cfg.read_item(FW_CFG_SETUP_DATA, setup).is_err()
+        || fw_cfg.read_item(FW_CFG_KERNEL_DATA, kernel).is_err()
+    {
+        log::error!(target: "boot", "-kernel: reading it from fw_cfg failed");
+        return None;
+    }
+    Some(file)
+}
+
 /// Tries each boot option in turn; never returns.
 pub fn boot(core: Handle, mut fw_cfg: Option<&mut FwCfg<X86PortIo>>) -> ! {
     let mut tried = alloc::vec::Vec::new();
-    if let Some(fw_cfg) = fw_cfg.as_deref_mut() {
-        if let Ok(bytes) = fw_cfg.read_file(BOOT_IMAGE_FILE) {
-            tried.push(BOOT_IMAGE_FILE);
-            match image::load_from_buffer(core, &bytes) {
-                Ok(handle) => {
-                    drop(bytes);
-                    let status =
-                        image::start_image(handle, core::ptr::null_mut(), core::ptr::null_mut());
-                    log::warn!(target: "boot", "{BOOT_IMAGE_FILE} returned {status:?}");
-                }
-                Err(status) => {
-                    log::error!(target: "boot", "{BOOT_IMAGE_FILE}: cannot load: {status:?}")
-                }
+    if let Some(bytes) = fw_cfg.as_deref_mut().and_then(kernel_file) {
+        tried.push("QEMU -kernel");
+        match image::load_from_buffer(core, &bytes) {
+            Ok(handle) => {
+                drop(bytes);
+                let status =
+                    image::start_image(handle, core::ptr::null_mut(), core::ptr::null_mut());
+                log::warn!(target: "boot", "-kernel image returned {status:?}");
+            }
+            Err(status) => {
+                log::error!(target: "boot", "-kernel: cannot load it as a UEFI image: {status:?}")
             }
         }
     }
     if tried.is_empty() {
-        log::error!(target: "boot", "no bootable option found (tried: fw_cfg {BOOT_IMAGE_FILE}: absent)");
+        log::error!(target: "boot", "no bootable option found (tried: QEMU -kernel: absent; disks: no drivers yet)");
     } else {
         log::error!(target: "boot", "every boot option failed (tried: {})", tried.join(", "));
     }

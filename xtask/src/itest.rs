@@ -20,7 +20,9 @@ pub struct Ctx {
 type TestFn = fn(&Ctx) -> Result<(), String>;
 
 fn tests() -> Vec<(&'static str, TestFn)> {
-    bringup::TESTS.to_vec()
+    let mut tests = bringup::TESTS.to_vec();
+    tests.extend_from_slice(crate::uefi_app::TESTS);
+    tests
 }
 
 /// The devices `cargo xtask demo` attaches (the same set the inventory tests check).

@@ -9,6 +9,7 @@ mod image;
 mod itest;
 mod qemu;
 mod setup;
+mod uefi_app;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};

@@ -132,12 +132,16 @@ pub fn run(report: &mut Report, out: &mut dyn Write) {
     );
 }
 
+/// The periodic timer's counter is a static: if CloseEvent failed, a still-armed timer must not write to a dead
+/// stack frame.
+static PERIODIC_TICKS: AtomicU32 = AtomicU32::new(0);
+
 fn check_periodic() -> Outcome {
-    let ticks = AtomicU32::new(0);
+    let ticks = &PERIODIC_TICKS;
     let event = OwnedEvent::create(
         EventType::TIMER | EventType::NOTIFY_SIGNAL,
         Tpl::CALLBACK,
-        Some(&ticks),
+        Some(ticks),
         None,
     )?;
     event.set_timer(TimerDelay::PERIODIC, 10 * TICKS_PER_MS)?;

@@ -19,10 +19,12 @@
 //! Invariants: nothing here allocates through a Rust global allocator (there is none); every buffer the firmware
 //! fills comes from AllocatePool and is freed by the check that asked for it; interfaces installed on handles are
 //! uninstalled before the check returns, so a later check never sees another's leftovers.
-#![cfg_attr(not(test), no_std)]
-#![cfg_attr(not(test), no_main)]
-// The checks only run on the UEFI target; on the host only the pure helpers are unit-tested.
-#![cfg_attr(test, allow(dead_code, unused_imports))]
+//!
+//! On any other target (the host) the crate builds as a tiny std program that only says it must run under UEFI,
+//! so workspace-wide `cargo build`/`cargo test` work; `cargo test` runs the unit tests of the pure helpers.
+#![cfg_attr(target_os = "uefi", no_std, no_main)]
+// The checks only run on the UEFI target.
+#![cfg_attr(not(target_os = "uefi"), allow(dead_code, unused_imports))]
 // A failure detail is a fixed 128-byte buffer by design: the app has no heap that survives ExitBootServices.
 #![allow(clippy::result_large_err)]
 
@@ -98,6 +100,7 @@ fn finish(report: &Report) -> ! {
     }
 }
 
+#[cfg(target_os = "uefi")]
 #[uefi::entry]
 fn main() -> Status {
     let mut report = Report::default();
@@ -115,8 +118,15 @@ fn main() -> Status {
     finish(&report)
 }
 
+/// On the host there is nothing to test: the checks need the firmware's boot services.
+#[cfg(not(target_os = "uefi"))]
+fn main() {
+    eprintln!("bs-selftest is a UEFI application: build it with --target x86_64-unknown-uefi and boot it in QEMU");
+    std::process::exit(2);
+}
+
 /// Reports the panic on COM1 (ConOut may already be gone) and exits QEMU with the failure status.
-#[cfg(not(test))]
+#[cfg(target_os = "uefi")]
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     let mut serial = ports::Serial::new(ports::X86Ports, ports::COM1);

@@ -137,13 +137,24 @@ pub fn validate(map: &[u8], desc_size: usize) -> Result<usize, MapError> {
     Ok(count)
 }
 
-/// The type of the descriptor that wholly contains `[start, start + len)`, if any (len > 0).
+/// The memory type of `[start, start + len)` when descriptors of one single type cover all of it (firmware need not
+/// merge neighbours, so the range may span several descriptors); `None` when part of it is not in the map, the
+/// types differ, or `len` is 0.
 pub fn type_covering(map: &[u8], desc_size: usize, start: u64, len: u64) -> Option<u32> {
     let end = start.checked_add(len)?;
-    descriptors(map, desc_size)
-        .ok()?
-        .find(|d| d.phys_start <= start && d.end().is_some_and(|e| end <= e))
-        .map(|d| d.ty)
+    let mut cursor = start;
+    let mut ty = None;
+    while cursor < end {
+        let d = descriptors(map, desc_size)
+            .ok()?
+            .find(|d| d.phys_start <= cursor && d.end().is_some_and(|e| cursor < e))?;
+        if ty.is_some_and(|t| t != d.ty) {
+            return None;
+        }
+        ty = Some(d.ty);
+        cursor = d.end()?;
+    }
+    ty
 }
 
 #[cfg(test)]
@@ -244,5 +255,14 @@ mod tests {
         // Straddles the end of the first descriptor.
         assert_eq!(type_covering(&map, 48, 0x4000, 0x2000), None);
         assert_eq!(type_covering(&map, 48, 0x8000, 0x1000), None);
+        assert_eq!(type_covering(&map, 48, 0x1000, 0), None);
+    }
+
+    #[test]
+    fn covering_spans_unmerged_neighbours_of_one_type() {
+        let map = encode(&[(7, 0x3000, 2), (7, 0x1000, 2), (2, 0x5000, 1)]);
+        assert_eq!(type_covering(&map, 48, 0x2000, 0x2000), Some(7));
+        // Same span, but it runs into a descriptor of another type.
+        assert_eq!(type_covering(&map, 48, 0x4000, 0x2000), None);
     }
 }

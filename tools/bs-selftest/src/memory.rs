@@ -274,7 +274,14 @@ fn check_any_pages() -> Outcome {
     let freed = free_pages(addr, 3);
     result?;
     expect_status("FreePages", freed, Status::SUCCESS)?;
-    let ty = covering_type(addr, 3 * PAGE_SIZE)?;
+    // Reuse the buffer: a new pool allocation now could land in the pages just freed.
+    let after_free = buffer.fetch_checked()?;
+    let ty = memmap::type_covering(
+        buffer.bytes(&after_free),
+        after_free.desc_size,
+        addr,
+        3 * PAGE_SIZE,
+    );
     ensure!(
         ty == Some(MemoryType::CONVENTIONAL.0),
         "freed pages at {addr:#x} have map type {ty:?}, expected Some(7) (EfiConventionalMemory)"

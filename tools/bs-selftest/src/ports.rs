@@ -165,7 +165,7 @@ mod tests {
             busy_polls: 3,
             ..FakePorts::default()
         };
-        write!(Serial::new(&mut fake, COM1), "ok\n").unwrap();
+        writeln!(Serial::new(&mut fake, COM1), "ok").unwrap();
         let bytes: Vec<u8> = fake.writes.iter().map(|&(_, b)| b).collect();
         assert_eq!(bytes, b"ok\r\n");
         assert!(fake.writes.iter().all(|&(port, _)| port == COM1));
