@@ -19,6 +19,8 @@ const FW_CFG_SETUP_SIZE: u16 = 0x17;
 const FW_CFG_SETUP_DATA: u16 = 0x18;
 /// Largest `-kernel` the firmware reads (a sanity bound on the sizes fw_cfg reports).
 const MAX_KERNEL: usize = 512 << 20;
+/// The boot manager's watchdog while a boot option runs (UEFI 2.10 section 3.1.2: five minutes).
+const WATCHDOG_SECONDS: usize = 300;
 /// Seconds before the reset when nothing could be booted.
 const NOTHING_TO_BOOT_RESET_SECONDS: u64 = 10;
 
@@ -95,8 +97,13 @@ pub fn boot(core: Handle, mut fw_cfg: Option<&mut FwCfg<X86PortIo>>) -> ! {
         match image::load_from_buffer(core, &bytes) {
             Ok(handle) => {
                 drop(bytes);
+                // UEFI 2.10 section 3.1.2: a 5-minute watchdog guards every boot option; a loader that takes
+                // over disables or re-arms it.
+                let events = crate::efi::state::events();
+                let _ = events.set_watchdog_timer(WATCHDOG_SECONDS, 0, &[]);
                 let status =
                     image::start_image(handle, core::ptr::null_mut(), core::ptr::null_mut());
+                let _ = events.set_watchdog_timer(0, 0, &[]);
                 log::warn!(target: "boot", "-kernel image returned {status:?}");
             }
             Err(status) => {

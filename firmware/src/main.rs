@@ -81,7 +81,7 @@ extern "C" fn rust_main() -> ! {
     let mut memory = match memory::init(fw_cfg.as_mut()) {
         Ok(memory) => memory,
         Err(e) => {
-            log::error!(target: "vmfw", "memory map unusable: {e:?}");
+            log::error!(target: "vmfw", "memory map unusable: {e}");
             exit::halt_forever()
         }
     };

@@ -119,6 +119,11 @@ pub fn print(p: &Platform) {
         }
         println!("{line}");
     }
+    let w = &p.pci.windows;
+    println!(
+        "pci-windows: io {:#x}..{:#x} mem32 {:#x}..{:#x} mem64 {:#x}..{:#x}",
+        w.io.start, w.io.end, w.mem32.start, w.mem32.end, w.mem64.start, w.mem64.end
+    );
     match p.acpi {
         Some(a) => {
             let mut hex = String::new();

@@ -42,19 +42,30 @@ pub struct Memory {
     pub source: &'static str,
     /// RAM the platform reported, before the firmware carved anything (what `-m` asked for).
     pub platform_ram_bytes: u64,
-    /// The main heap.
-    pub heap: Range<u64>,
     /// The arena for ACPI and SMBIOS tables.
     pub table_arena: Range<u64>,
 }
 
 /// Failure to build a usable map.
-#[derive(Debug)]
 pub enum MemoryError {
     /// `etc/e820` was present but malformed.
     E820(qemu::e820::E820Error),
     /// Too little RAM below 4 GiB for the heap and table arena.
     TooLittleRam(u64),
+}
+
+impl core::fmt::Display for MemoryError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            MemoryError::E820(e) => write!(f, "etc/e820 is malformed: {e}"),
+            MemoryError::TooLittleRam(top) => {
+                write!(
+                    f,
+                    "RAM below 4 GiB ends at {top:#x}: too little for the heap and table arena"
+                )
+            }
+        }
+    }
 }
 
 /// Reads the map and carves the firmware's regions; makes the main heap available.
@@ -105,7 +116,6 @@ pub fn init(fw_cfg: Option<&mut FwCfg<X86PortIo>>) -> Result<Memory, MemoryError
         ranges,
         source,
         platform_ram_bytes,
-        heap,
         table_arena,
     })
 }
@@ -148,10 +158,5 @@ impl TableArena {
         // SAFETY: [start, end) lies in the arena, which is identity-mapped RAM reserved for these tables.
         unsafe { core::ptr::write_bytes(start as *mut u8, 0, size) };
         Some(start)
-    }
-
-    /// Bytes handed out so far.
-    pub fn used(&self, range: &Range<u64>) -> u64 {
-        self.next - range.start
     }
 }

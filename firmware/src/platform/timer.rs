@@ -35,7 +35,6 @@ static PM_TIMER_PORT: AtomicU16 = AtomicU16::new(0);
 static TSC_PER_MS: AtomicU64 = AtomicU64::new(0);
 static APIC_BASE: AtomicU64 = AtomicU64::new(0);
 static APIC_COUNT_PER_TICK: AtomicU64 = AtomicU64::new(0);
-static TICKS: AtomicU64 = AtomicU64::new(0);
 
 fn pm_timer() -> u32 {
     X86PortIo.read32(PM_TIMER_PORT.load(Ordering::Relaxed)) & PM_TIMER_MASK
@@ -63,11 +62,6 @@ pub fn micros_since_reset() -> u64 {
         0 => 0,
         per_ms => rdtsc().saturating_mul(1000) / per_ms,
     }
-}
-
-/// Timer ticks since the periodic timer started.
-pub fn ticks() -> u64 {
-    TICKS.load(Ordering::Relaxed)
 }
 
 fn apic_read(offset: u64) -> u32 {
@@ -148,7 +142,6 @@ pub fn stop() {
 /// The timer interrupt (called by `timer_interrupt_stub` with interrupts disabled).
 #[no_mangle]
 extern "C" fn timer_interrupt() {
-    TICKS.fetch_add(1, Ordering::Relaxed);
     apic_write(APIC_EOI, 0);
     crate::efi::event::timer_tick();
 }
