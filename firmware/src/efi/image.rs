@@ -123,17 +123,33 @@ pub fn is_image_handle(handle: Handle) -> bool {
     IMAGES.with(|i| i.by_handle.contains_key(&handle_key(handle)))
 }
 
+/// Installs a Loaded Image protocol on a new handle; `image` is (base, size) and `types` (code, data).
 fn install_loaded_image(
-    handle: Option<Handle>,
-    protocol: loaded_image::Protocol,
+    parent: Handle,
+    image: (u64, u64),
+    types: (u32, u32),
 ) -> Result<(Handle, *mut loaded_image::Protocol), Status> {
-    let data_type = protocol.image_data_type;
-    let block = allocate_zeroed(data_type, core::mem::size_of::<loaded_image::Protocol>())?
+    let protocol = loaded_image::Protocol {
+        revision: loaded_image::REVISION,
+        parent_handle: parent,
+        system_table: system_table(),
+        device_handle: core::ptr::null_mut(),
+        file_path: core::ptr::null_mut(),
+        reserved: core::ptr::null_mut(),
+        load_options_size: 0,
+        load_options: core::ptr::null_mut(),
+        image_base: image.0 as *mut c_void,
+        image_size: image.1,
+        image_code_type: types.0,
+        image_data_type: types.1,
+        unload: None,
+    };
+    let block = allocate_zeroed(types.1, core::mem::size_of::<loaded_image::Protocol>())?
         as *mut loaded_image::Protocol;
     // SAFETY: freshly allocated, correctly sized and aligned block.
     unsafe { block.write(protocol) };
     let handle = services().install_protocol_interface(
-        handle,
+        None,
         loaded_image::PROTOCOL_GUID,
         block as *mut c_void,
     )?;
@@ -144,22 +160,9 @@ fn install_loaded_image(
 /// own protocol opens).
 pub fn init_core_image(base: u64, size: u64) -> Result<Handle, Status> {
     let (handle, block) = install_loaded_image(
-        None,
-        loaded_image::Protocol {
-            revision: loaded_image::REVISION,
-            parent_handle: core::ptr::null_mut(),
-            system_table: system_table(),
-            device_handle: core::ptr::null_mut(),
-            file_path: core::ptr::null_mut(),
-            reserved: core::ptr::null_mut(),
-            load_options_size: 0,
-            load_options: core::ptr::null_mut(),
-            image_base: base as *mut c_void,
-            image_size: size,
-            image_code_type: efi::RUNTIME_SERVICES_CODE,
-            image_data_type: efi::BOOT_SERVICES_DATA,
-            unload: None,
-        },
+        core::ptr::null_mut(),
+        (base, size),
+        (efi::RUNTIME_SERVICES_CODE, efi::BOOT_SERVICES_DATA),
     )?;
     boot_services::protocol::DatabaseLock::with(&super::protocol::Lock, |db| {
         db.set_core_agent(handle)
@@ -181,14 +184,6 @@ pub fn init_core_image(base: u64, size: u64) -> Result<Handle, Status> {
     Ok(handle)
 }
 
-fn types(subsystem: Subsystem) -> (u32, u32) {
-    match subsystem {
-        Subsystem::EfiApplication => (efi::LOADER_CODE, efi::LOADER_DATA),
-        Subsystem::EfiBootServiceDriver => (efi::BOOT_SERVICES_CODE, efi::BOOT_SERVICES_DATA),
-        Subsystem::EfiRuntimeDriver => (efi::RUNTIME_SERVICES_CODE, efi::RUNTIME_SERVICES_DATA),
-    }
-}
-
 /// Loads a PE32+ image from memory; returns its new image handle.
 pub fn load_from_buffer(parent: Handle, bytes: &[u8]) -> Result<Handle, Status> {
     let pe = PeImage::parse(bytes).map_err(|e| {
@@ -199,7 +194,10 @@ pub fn load_from_buffer(parent: Handle, bytes: &[u8]) -> Result<Handle, Status> 
             Status::LOAD_ERROR
         }
     })?;
-    let (code_type, data_type) = types(pe.subsystem());
+    let (code_type, data_type) = (
+        pe.subsystem().code_memory_type(),
+        pe.subsystem().data_memory_type(),
+    );
     let size = u64::from(pe.size_of_image());
     let alignment = pe.required_alignment();
     let pages = size.div_ceil(4096) + (alignment / 4096).saturating_sub(1);
@@ -229,22 +227,9 @@ pub fn load_from_buffer(parent: Handle, bytes: &[u8]) -> Result<Handle, Status> 
         Status::LOAD_ERROR
     })?;
     let (handle, block) = install_loaded_image(
-        None,
-        loaded_image::Protocol {
-            revision: loaded_image::REVISION,
-            parent_handle: parent,
-            system_table: system_table(),
-            device_handle: core::ptr::null_mut(),
-            file_path: core::ptr::null_mut(),
-            reserved: core::ptr::null_mut(),
-            load_options_size: 0,
-            load_options: core::ptr::null_mut(),
-            image_base: loaded.image_base as *mut c_void,
-            image_size: loaded.size,
-            image_code_type: code_type,
-            image_data_type: data_type,
-            unload: None,
-        },
+        parent,
+        (loaded.image_base, loaded.size),
+        (code_type, data_type),
     )?;
     log::info!(target: "efi::image", "loaded {:?} image at {:#x} ({} KiB), entry {:#x}", pe.subsystem(), loaded.image_base, loaded.size >> 10, loaded.entry_point);
     IMAGES.with(|i| {
