@@ -17,6 +17,10 @@ const FW_CFG_KERNEL_SIZE: u16 = 0x08;
 const FW_CFG_KERNEL_DATA: u16 = 0x11;
 const FW_CFG_SETUP_SIZE: u16 = 0x17;
 const FW_CFG_SETUP_DATA: u16 = 0x18;
+const FW_CFG_CMDLINE_SIZE: u16 = 0x14;
+const FW_CFG_CMDLINE_DATA: u16 = 0x15;
+/// fw_cfg file that makes handoff violations fatal (for test runs).
+const STRICT_HANDOFF_KNOB: &str = "opt/org.vmfw/strict-handoff";
 /// Largest `-kernel` the firmware reads (a sanity bound on the sizes fw_cfg reports).
 const MAX_KERNEL: usize = 512 << 20;
 /// The boot manager's watchdog while a boot option runs (UEFI 2.10 section 3.1.2: five minutes).
@@ -89,14 +93,36 @@ fn kernel_file(fw_cfg: &mut FwCfg<X86PortIo>) -> Option<alloc::vec::Vec<u8>> {
     Some(file)
 }
 
+/// QEMU's `-append` text (without its NUL), or an empty string.
+fn command_line(fw_cfg: &mut FwCfg<X86PortIo>) -> alloc::string::String {
+    let size = item_u32(fw_cfg, FW_CFG_CMDLINE_SIZE).min(64 << 10);
+    let mut bytes = alloc::vec![0u8; size];
+    if size == 0 || fw_cfg.read_item(FW_CFG_CMDLINE_DATA, &mut bytes).is_err() {
+        return alloc::string::String::new();
+    }
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    alloc::string::String::from_utf8_lossy(&bytes[..end]).into_owned()
+}
+
 /// Tries each boot option in turn; never returns.
 pub fn boot(core: Handle, mut fw_cfg: Option<&mut FwCfg<X86PortIo>>) -> ! {
     let mut tried = alloc::vec::Vec::new();
+    if fw_cfg
+        .as_deref()
+        .is_some_and(|f| f.find(STRICT_HANDOFF_KNOB).is_some())
+    {
+        log::warn!(target: "boot", "{STRICT_HANDOFF_KNOB}: handoff violations will stop the machine");
+        crate::efi::exit::STRICT_HANDOFF.store(true, core::sync::atomic::Ordering::Relaxed);
+    }
+    let cmdline = fw_cfg.as_deref_mut().map(command_line).unwrap_or_default();
     if let Some(bytes) = fw_cfg.as_deref_mut().and_then(kernel_file) {
         tried.push("QEMU -kernel");
         match image::load_from_buffer(core, &bytes) {
             Ok(handle) => {
                 drop(bytes);
+                if let Err(status) = image::set_load_options(handle, &cmdline) {
+                    log::error!(target: "boot", "-kernel: load options not set: {status:?}");
+                }
                 // UEFI 2.10 section 3.1.2: a 5-minute watchdog guards every boot option; a loader that takes
                 // over disables or re-arms it.
                 let events = crate::efi::state::events();

@@ -34,7 +34,68 @@ pub const TESTS: &[(&str, TestFn)] = &[
     ("uefi_bs_selftest_q35", |c| selftest(c, Machine::Q35)),
     ("uefi_bs_selftest_pc", |c| selftest(c, Machine::Pc)),
     ("uefi_bs_selftest_reference_ovmf", selftest_on_ovmf),
+    ("uefi_handoff_violation_is_recorded_and_boot_goes_on", |c| {
+        handoff_violation(c, false)
+    }),
+    ("uefi_handoff_violation_stops_a_strict_run", |c| {
+        handoff_violation(c, true)
+    }),
 ];
+
+/// QEMU exit status when vmfw stops a strict run on a handoff violation (`isa-debug-exit` value 0x33).
+const STRICT_HANDOFF_STATUS: u8 = 0x33;
+
+/// The self-test with `-append handoff-violation`: its ExitBootServices handler calls AllocatePool. vmfw must
+/// refuse the call and log the violation naming the call; a normal run then finishes (status 33), a strict run
+/// (fw_cfg `opt/org.vmfw/strict-handoff`) stops with status 103.
+fn handoff_violation(ctx: &Ctx, strict: bool) -> Result<(), String> {
+    let app = build_app(SELFTEST_PACKAGE)?;
+    let mut args = vec![
+        "-kernel".to_string(),
+        app.display().to_string(),
+        "-append".to_string(),
+        "handoff-violation".to_string(),
+        "-net".to_string(),
+        "none".to_string(),
+    ];
+    if strict {
+        args.extend([
+            "-fw_cfg".to_string(),
+            "name=opt/org.vmfw/strict-handoff,string=1".to_string(),
+        ]);
+    }
+    let qemu = Qemu::new(Machine::Q35, 512, &Firmware::Bios(ctx.image.clone())).args(args);
+    let run = qemu.run_captured(TIMEOUT, false, |_| false)?;
+    let fail = |why: &str| {
+        Err(format!(
+            "{why}\n{}\n{}",
+            qemu.command_line(),
+            run.describe()
+        ))
+    };
+    if !run
+        .output
+        .contains("selftest: armed a deliberate handoff violation")
+    {
+        return fail("the self-test did not arm the violation (load options not passed?)");
+    }
+    if !run
+        .output
+        .lines()
+        .any(|l| l.contains("handoff violation") && l.contains("AllocatePool"))
+    {
+        return fail("no handoff-violation log line naming AllocatePool");
+    }
+    let expected = if strict {
+        debug_exit_status(STRICT_HANDOFF_STATUS)
+    } else {
+        debug_exit_status(SELFTEST_PASSED)
+    };
+    if run.exit_code != Some(expected) {
+        return fail(&format!("expected QEMU exit status {expected}"));
+    }
+    Ok(())
+}
 
 /// Builds the UEFI application `package` (release, `x86_64-unknown-uefi`) and returns the path of its PE32+
 /// image, `<target dir>/x86_64-unknown-uefi/release/<package>.efi`.

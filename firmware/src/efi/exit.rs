@@ -2,10 +2,16 @@
 //! the image handle, then leaves runtime mode's last step to [`super::system_table::enter_runtime`] and reports
 //! any handoff violation the memory map recorded.
 
+use core::sync::atomic::{AtomicBool, Ordering};
+
 use r_efi::efi::{Handle, Status};
 
 use super::memory::Handoff;
 use super::state::{events, MEMORY};
+
+/// When set (fw_cfg `opt/org.vmfw/strict-handoff`, for test runs), a handoff violation ends the machine
+/// through `isa-debug-exit` instead of only being logged.
+pub static STRICT_HANDOFF: AtomicBool = AtomicBool::new(false);
 
 pub extern "efiapi" fn exit_boot_services(image: Handle, map_key: usize) -> Status {
     if !super::image::is_image_handle(image) {
@@ -15,11 +21,17 @@ pub extern "efiapi" fn exit_boot_services(image: Handle, map_key: usize) -> Stat
     match events().exit_boot_services(&Handoff, map_key) {
         Ok(()) => {
             super::system_table::enter_runtime();
-            MEMORY.with(|m| {
-                for v in m.as_ref().map(|m| m.violations()).unwrap_or(&[]) {
+            let violations = MEMORY.with(|m| {
+                let violations = m.as_ref().map(|m| m.violations()).unwrap_or(&[]);
+                for v in violations {
                     log::error!(target: "efi::exit", "handoff violation: {v:?}");
                 }
+                violations.len()
             });
+            if violations > 0 && STRICT_HANDOFF.load(Ordering::Relaxed) {
+                log::error!(target: "efi::exit", "{violations} handoff violation(s) in a strict run: stopping");
+                crate::platform::exit::fail(crate::platform::exit::ExitCode::HandoffViolation);
+            }
             Status::SUCCESS
         }
         Err(e) => e,

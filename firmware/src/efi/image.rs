@@ -249,6 +249,27 @@ pub fn load_from_buffer(parent: Handle, bytes: &[u8]) -> Result<Handle, Status> 
     Ok(handle)
 }
 
+/// Gives an image its load options (the command line for a loader): UCS-2, NUL-terminated, in `EfiLoaderData`.
+pub fn set_load_options(handle: Handle, options: &str) -> Result<(), Status> {
+    let units: Vec<u16> = options.encode_utf16().chain(core::iter::once(0)).collect();
+    let size = units.len() * 2;
+    let buffer = allocate_zeroed(efi::LOADER_DATA, size)? as *mut u16;
+    // SAFETY: `buffer` was just allocated for `units.len()` UTF-16 units.
+    unsafe { core::ptr::copy_nonoverlapping(units.as_ptr(), buffer, units.len()) };
+    let block = IMAGES.with(|i| {
+        i.by_handle
+            .get(&handle_key(handle))
+            .map(|image| image.loaded_image)
+    });
+    let block = block.ok_or(Status::INVALID_PARAMETER)?;
+    // SAFETY: `block` is the image's own Loaded Image protocol, which lives as long as the image.
+    unsafe {
+        (*block).load_options = buffer as *mut c_void;
+        (*block).load_options_size = size as u32;
+    }
+    Ok(())
+}
+
 pub extern "efiapi" fn load_image(
     _boot_policy: efi::Boolean,
     parent: Handle,

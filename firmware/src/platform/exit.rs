@@ -15,6 +15,8 @@ pub enum ExitCode {
     CpuException = 0x31,
     /// A Rust panic was reported (QEMU exit status 101).
     Panic = 0x32,
+    /// ExitBootServices recorded a handoff violation in a strict run (QEMU exit status 103).
+    HandoffViolation = 0x33,
 }
 
 /// Exits QEMU through `isa-debug-exit` when present; halts forever otherwise. Never returns.

@@ -40,6 +40,8 @@ mod memmap;
 mod memory;
 mod ports;
 mod protocols;
+#[cfg(target_os = "uefi")]
+mod violation;
 
 use core::fmt::{self, Write};
 
@@ -111,6 +113,7 @@ fn main() -> Status {
     events::run(&mut report, &mut out);
     protocols::run(&mut report, &mut out);
     driver::run(&mut report, &mut out);
+    violation::arm_if_requested(&mut out);
     // Whether or not ExitBootServices succeeded (a failure was reported), the summary goes to COM1.
     let _after = exit::run(&mut report, &mut out);
     let mut serial = ports::Serial::new(ports::X86Ports, ports::COM1);
