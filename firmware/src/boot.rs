@@ -114,8 +114,8 @@ pub fn boot(core: Handle, mut fw_cfg: Option<&mut FwCfg<X86PortIo>>) -> ! {
         log::warn!(target: "boot", "{STRICT_HANDOFF_KNOB}: handoff violations will stop the machine");
         crate::efi::exit::STRICT_HANDOFF.store(true, core::sync::atomic::Ordering::Relaxed);
     }
-    let cmdline = fw_cfg.as_deref_mut().map(command_line).unwrap_or_default();
-    if let Some(bytes) = fw_cfg.as_deref_mut().and_then(kernel_file) {
+    let cmdline = fw_cfg.as_mut().map(|f| command_line(f)).unwrap_or_default();
+    if let Some(bytes) = fw_cfg.as_mut().and_then(|f| kernel_file(f)) {
         tried.push("QEMU -kernel");
         match image::load_from_buffer(core, &bytes) {
             Ok(handle) => {

@@ -213,9 +213,8 @@ pub fn load_from_buffer(parent: Handle, bytes: &[u8]) -> Result<Handle, Status> 
     let loaded = match load(base) {
         Err(PeError::NeedsPreferredBase { image_base }) => {
             let _ = with_map(|map| map.free_pages(base, pages));
-            base = allocate(AllocateType::Address(image_base)).map_err(|e| {
+            base = allocate(AllocateType::Address(image_base)).inspect_err(|_| {
                 log::error!(target: "efi::image", "LoadImage: image without relocations needs {image_base:#x}, which is not free");
-                e
             })?;
             load(base)
         }

@@ -156,7 +156,7 @@ pub extern "efiapi" fn set_virtual_address_map(
     if map.is_null()
         || descriptor_size < core::mem::size_of::<efi::MemoryDescriptor>()
         || version != 1
-        || map_size % descriptor_size != 0
+        || !map_size.is_multiple_of(descriptor_size)
     {
         VIRTUAL_MODE.store(false, Ordering::SeqCst);
         return Status::INVALID_PARAMETER;

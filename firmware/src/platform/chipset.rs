@@ -4,6 +4,7 @@
 //! - q35: PCIEXBAR (MCH 00:00.0, offset 0x60, 64 bits) enables ECAM at [`ECAM_BASE`] for 256 buses (256 MiB);
 //!   the ACPI PM I/O block at [`PM_BASE`] through the LPC bridge 00:1f.0 (PMBASE 0x40, ACPI_CNTL 0x44 bit 7).
 //! - pc: the ACPI PM I/O block through the PIIX4 PM function 00:01.3 (PMBA 0x40, PMREGMISC 0x80 bit 0).
+//!
 //! Sources: Intel 3 Series (MCH) datasheet section 5.1.12, ICH9 datasheet section 13.8.3, PIIX4 datasheet
 //! section 3.4.2 (function 3 configuration), as QEMU models them.
 
