@@ -120,6 +120,9 @@ extern "C" fn rust_main() -> ! {
             exit::halt_forever()
         }
     };
+    if let Err(status) = efi::pci_io::install(cfg, chipset.ecam.is_some(), &pci) {
+        log::error!(target: "vmfw", "PCI I/O protocols not installed: {status:?}");
+    }
     x86_64::instructions::interrupts::enable();
     boot::boot(core, fw_cfg.as_mut())
 }

@@ -16,6 +16,7 @@ pub mod exit;
 pub mod image;
 pub mod memory;
 pub mod misc;
+pub mod pci_io;
 pub mod protocol;
 pub mod runtime;
 pub mod state;

@@ -38,6 +38,7 @@ mod events;
 mod exit;
 mod memmap;
 mod memory;
+mod pci;
 mod ports;
 mod protocols;
 #[cfg(target_os = "uefi")]
@@ -113,6 +114,7 @@ fn main() -> Status {
     events::run(&mut report, &mut out);
     protocols::run(&mut report, &mut out);
     driver::run(&mut report, &mut out);
+    pci::run(&mut report, &mut out);
     violation::arm_if_requested(&mut out);
     // Whether or not ExitBootServices succeeded (a failure was reported), the summary goes to COM1.
     let _after = exit::run(&mut report, &mut out);
