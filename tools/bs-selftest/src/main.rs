@@ -10,6 +10,7 @@
 //! - [`protocols`]: Install/Uninstall(Multiple)ProtocolInterface(s), HandleProtocol, OpenProtocol,
 //!   LocateHandleBuffer, OpenProtocolInformation, ProtocolsPerHandle, a forged handle;
 //! - [`driver`]: a driver binding on the app's own image handle, ConnectController/DisconnectController;
+//! - [`pci`]: the PCI I/O protocol on every function: device paths, config/BAR access, attributes, DMA mapping;
 //! - [`exit`]: ExitBootServices with a stale then a fresh map key.
 //!
 //! Each check prints `selftest: <name> ... ok|FAILED (<detail>)` (ConOut before ExitBootServices, COM1 after) and
