@@ -11,6 +11,7 @@ mod arch;
 mod boot;
 #[macro_use]
 mod console;
+mod drivers;
 mod efi;
 mod heap;
 mod logger;
@@ -124,5 +125,7 @@ extern "C" fn rust_main() -> ! {
         log::error!(target: "vmfw", "PCI I/O protocols not installed: {status:?}");
     }
     x86_64::instructions::interrupts::enable();
+    drivers::install_all(core);
+    drivers::connect_all();
     boot::boot(core, fw_cfg.as_mut())
 }
