@@ -5,6 +5,7 @@
 
 mod bringup;
 mod inventory;
+pub mod linux;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -17,11 +18,12 @@ pub struct Ctx {
     pub scratch: PathBuf,
 }
 
-type TestFn = fn(&Ctx) -> Result<(), String>;
+pub type TestFn = fn(&Ctx) -> Result<(), String>;
 
 fn tests() -> Vec<(&'static str, TestFn)> {
     let mut tests = bringup::TESTS.to_vec();
     tests.extend_from_slice(crate::uefi_app::TESTS);
+    tests.extend_from_slice(linux::TESTS);
     tests
 }
 

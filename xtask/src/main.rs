@@ -5,6 +5,8 @@
 //! - `demo`: build, boot, show the console.
 //! - `test`: unit tests on the host, then the QEMU integration tests.
 
+mod assets;
+mod disk;
 mod image;
 mod itest;
 mod qemu;

@@ -38,6 +38,24 @@ pub enum Firmware {
     },
 }
 
+/// OVMF from Debian's `ovmf` package: the reference firmware vmfw is compared with.
+pub const OVMF_CODE: &str = "/usr/share/OVMF/OVMF_CODE_4M.fd";
+/// OVMF's pristine variable store, copied fresh for every run.
+pub const OVMF_VARS: &str = "/usr/share/OVMF/OVMF_VARS_4M.fd";
+
+impl Firmware {
+    /// OVMF with a fresh copy of its variable store at `dir/<name>-ovmf-vars.fd`.
+    pub fn ovmf(dir: &std::path::Path, name: &str) -> Result<Firmware, String> {
+        let vars = dir.join(format!("{name}-ovmf-vars.fd"));
+        std::fs::copy(OVMF_VARS, &vars)
+            .map_err(|e| format!("{OVMF_VARS} -> {}: {e}", vars.display()))?;
+        Ok(Firmware::Pflash {
+            code: PathBuf::from(OVMF_CODE),
+            vars: Some(vars),
+        })
+    }
+}
+
 /// A QEMU invocation under construction.
 pub struct Qemu {
     args: Vec<String>,

@@ -36,6 +36,10 @@ pub const TEST_TOOLS: &[Tool] = &[
         program: "mkfs.fat",
         package: "dosfstools",
     },
+    Tool {
+        program: "objcopy",
+        package: "binutils",
+    },
 ];
 
 fn present(program: &str) -> bool {

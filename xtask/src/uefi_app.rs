@@ -20,9 +20,6 @@ pub const SELFTEST_PACKAGE: &str = "bs-selftest";
 pub const SELFTEST_PASSED: u8 = 0x10;
 /// `isa-debug-exit` value the self-test writes when some check failed (or it panicked).
 pub const SELFTEST_FAILED: u8 = 0x11;
-/// OVMF, the reference firmware the self-test is also run on (Debian package `ovmf`).
-const OVMF_CODE: &str = "/usr/share/OVMF/OVMF_CODE_4M.fd";
-const OVMF_VARS: &str = "/usr/share/OVMF/OVMF_VARS_4M.fd";
 /// Generous: the app needs a few seconds under TCG; this only fails a hang.
 const TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -141,13 +138,7 @@ pub fn selftest(ctx: &Ctx, machine: Machine) -> Result<(), String> {
 /// Boots the same self-test under OVMF (q35), the reference implementation of the UEFI specification.
 pub fn selftest_on_ovmf(ctx: &Ctx) -> Result<(), String> {
     let app = build_app(SELFTEST_PACKAGE)?;
-    let vars = ctx.scratch.join("bs-selftest-ovmf-vars.fd");
-    std::fs::copy(OVMF_VARS, &vars)
-        .map_err(|e| format!("{OVMF_VARS} -> {}: {e}", vars.display()))?;
-    let firmware = Firmware::Pflash {
-        code: PathBuf::from(OVMF_CODE),
-        vars: Some(vars),
-    };
+    let firmware = Firmware::ovmf(&ctx.scratch, "bs-selftest")?;
     run_selftest(&firmware, Machine::Q35, &app)
 }
 
