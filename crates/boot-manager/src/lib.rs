@@ -11,7 +11,8 @@
 //! - [`refresh`]: boot options for the devices present, created, refreshed and deleted like edk2's platform boot
 //!   managers do, and the `-kernel` option;
 //! - [`qemu_order`]: `BootOrder` after QEMU's `bootorder` fw_cfg file (the `bootindex=` properties);
-//! - [`sequence`]: the options tried on this boot, in order (`BootNext`, then `BootOrder`).
+//! - [`sequence`]: the options tried on this boot, in order (`BootNext`, then `BootOrder`);
+//! - [`status`]: `EFI_*` names of status codes for logs and reports.
 //!
 //! Every decoder takes untrusted bytes (variables written by operating systems, QEMU's files) and returns a typed
 //! error or skips what it cannot use; nothing panics on input.
@@ -25,4 +26,5 @@ pub mod load_option;
 pub mod qemu_order;
 pub mod refresh;
 pub mod sequence;
+pub mod status;
 pub mod variables;
