@@ -1,6 +1,8 @@
 //! Host tests, named after the rule each one checks.
 
+mod blk_tests;
 mod fake_pci;
 mod pci_tests;
+mod probe_tests;
 mod queue_tests;
 mod status_tests;
