@@ -44,6 +44,18 @@ pub const WANTED_QUEUE_SIZE: u16 = 256;
 /// Default time-out of one request: 30 s.
 pub const DEFAULT_TIMEOUT_US: u64 = 30_000_000;
 
+/// `size_max` for logs: bytes, or "any size" when the device sets no limit.
+struct SegmentLen(u32);
+
+impl core::fmt::Display for SegmentLen {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0 {
+            u32::MAX => f.write_str("any size"),
+            len => write!(f, "{len} bytes"),
+        }
+    }
+}
+
 /// Where the driver stands (module notes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeviceState {
@@ -166,14 +178,14 @@ impl<T: Transport, M: QueueMemory, C: Clock> BlkDevice<T, M, C> {
                 block_size: media.block_size,
             });
         }
-        log::info!(
-            "virtio-blk: {} blocks of {} bytes{}{}, {} segments of up to {} bytes per request, queue of {}",
+        log::debug!(
+            "virtio-blk: {} blocks of {} bytes{}{}, up to {} segments of {} per request, queue of {}",
             media.blocks,
             media.block_size,
             if media.read_only { ", read-only" } else { "" },
             if media.write_cache { ", write cache" } else { "" },
             limits.max_segments,
-            limits.max_segment_len,
+            SegmentLen(limits.max_segment_len),
             queue.size()
         );
         Ok((queue, features, config, media, limits))
