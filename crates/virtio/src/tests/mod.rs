@@ -1,5 +1,7 @@
 //! Host tests, named after the rule each one checks.
 
+mod blk_config_tests;
+mod blk_rig;
 mod blk_tests;
 mod fake_pci;
 mod pci_tests;
