@@ -77,6 +77,15 @@ pub fn queue_memory_len(kind: TransportKind, device_max: u16) -> Result<usize, E
     Ok(Layout::new(kind, size)?.total_len)
 }
 
+/// What initialisation produced, before the driver exists.
+struct BroughtUp<M: QueueMemory> {
+    queue: SplitQueue<M>,
+    features: u64,
+    config: BlkConfig,
+    media: Media,
+    limits: Limits,
+}
+
 /// The driver of one virtio-blk device (module notes).
 pub struct BlkDevice<T: Transport, M: QueueMemory, C: Clock> {
     transport: T,
@@ -112,16 +121,16 @@ impl<T: Transport, M: QueueMemory, C: Clock> BlkDevice<T, M, C> {
     ) -> Result<Self, Error> {
         let result = Self::bring_up(&mut transport, queue_memory, &request_memory);
         match result {
-            Ok((queue, features, config, media, limits)) => Ok(Self {
+            Ok(up) => Ok(Self {
                 transport,
-                chain: Vec::with_capacity(usize::from(limits.max_segments) + 2),
-                queue,
+                chain: Vec::with_capacity(usize::from(up.limits.max_segments) + 2),
+                queue: up.queue,
                 request: request_memory,
                 clock,
-                features,
-                config,
-                media,
-                limits,
+                features: up.features,
+                config: up.config,
+                media: up.media,
+                limits: up.limits,
                 timeout_us: DEFAULT_TIMEOUT_US,
                 state: DeviceState::Ready,
             }),
@@ -132,12 +141,11 @@ impl<T: Transport, M: QueueMemory, C: Clock> BlkDevice<T, M, C> {
         }
     }
 
-    #[allow(clippy::type_complexity)]
     fn bring_up(
         transport: &mut T,
         queue_memory: M,
         request_memory: &M,
-    ) -> Result<(SplitQueue<M>, u64, BlkConfig, Media, Limits), Error> {
+    ) -> Result<BroughtUp<M>, Error> {
         if request_memory.len() < REQUEST_AREA_LEN {
             return Err(Error::RequestAreaTooSmall {
                 needed: REQUEST_AREA_LEN,
@@ -188,7 +196,13 @@ impl<T: Transport, M: QueueMemory, C: Clock> BlkDevice<T, M, C> {
             SegmentLen(limits.max_segment_len),
             queue.size()
         );
-        Ok((queue, features, config, media, limits))
+        Ok(BroughtUp {
+            queue,
+            features,
+            config,
+            media,
+            limits,
+        })
     }
 
     /// The negotiated features.
