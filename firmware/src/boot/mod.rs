@@ -47,7 +47,7 @@ fn bootorder(fw_cfg: &mut FwCfg<X86PortIo>) -> Option<BootOrderFile> {
         Ok(bytes) => {
             let file = parse_bootorder(&bytes);
             for entry in &file.entries {
-                log::info!(target: "boot", "QEMU bootorder: {entry:?}");
+                log::info!(target: "boot", "QEMU bootorder: {entry}");
             }
             Some(file)
         }

@@ -72,6 +72,27 @@ impl BootEntry {
     }
 }
 
+impl core::fmt::Display for BootEntry {
+    /// `PCI 1c.2/00.0 /disk@0,0`, `ROM linuxboot_dma.bin`, or the path of an unclassified entry.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            BootEntry::Pci { functions, rest } => {
+                f.write_str("PCI ")?;
+                for (i, slot) in functions.iter().enumerate() {
+                    let sep = if i == 0 { "" } else { "/" };
+                    write!(f, "{sep}{:02x}.{:x}", slot.device, slot.function)?;
+                }
+                if !rest.is_empty() {
+                    write!(f, " {rest}")?;
+                }
+                Ok(())
+            }
+            BootEntry::Rom { name } => write!(f, "ROM {name}"),
+            BootEntry::Other(path) => f.write_str(path),
+        }
+    }
+}
+
 /// The parsed file.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BootOrderFile {

@@ -111,3 +111,14 @@ fn entries_are_bounded() {
     let path = alloc::format!("/pci@i0cf8{deep}");
     assert!(matches!(parse_path(&path), BootEntry::Other(_)));
 }
+
+#[test]
+fn entries_display_for_logs() {
+    let entry = parse_path("/pci@i0cf8/pci-bridge@1c,2/scsi@0/disk@0,0");
+    assert_eq!(entry.to_string(), "PCI 1c.2/00.0 /disk@0,0");
+    assert_eq!(
+        parse_path("/rom@genroms/linuxboot_dma.bin").to_string(),
+        "ROM linuxboot_dma.bin"
+    );
+    assert_eq!(parse_path("/isa/fdc@03f0").to_string(), "/isa/fdc@03f0");
+}
