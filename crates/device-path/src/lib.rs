@@ -15,7 +15,8 @@
 //!
 //! # Text rules
 //! - Numbers are written as `0x` + upper-case hex unless the specification's table says decimal (partition
-//!   numbers, UART settings, VLAN ids, generic subtypes); GUIDs as `XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX`.
+//!   numbers, UART settings, VLAN ids, IPv6 prefix lengths, generic types and subtypes); GUIDs as
+//!   `XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX`; IP addresses in dotted decimal (IPv4) or eight hex groups (IPv6).
 //!   Reading accepts `0x`/`0X` hex or decimal for every number and either case for hex digits; keywords are
 //!   case-sensitive, as in the specification.
 //! - Text written with `display_only == false` is **lossless**: reading it back yields the same bytes. A node whose

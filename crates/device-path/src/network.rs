@@ -44,7 +44,7 @@ fn push_protocol(out: &mut String, protocol: u16) {
     match name_of(&PROTOCOL, protocol) {
         Some(name) => out.push_str(name),
         None => {
-            let _ = write!(out, "{protocol}");
+            let _ = write!(out, "0x{protocol:X}");
         }
     }
 }

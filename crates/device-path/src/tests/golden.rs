@@ -168,7 +168,7 @@ fn network_nodes() {
     assert_eq!(reformat(v4, DISPLAY), "IPv4(192.168.0.1)");
     assert_eq!(
         reformat("IPv4(1.2.3.4)", PLAIN),
-        "IPv4(1.2.3.4,0,DHCP,0.0.0.0,0.0.0.0,0.0.0.0)"
+        "IPv4(1.2.3.4,0x0,DHCP,0.0.0.0,0.0.0.0,0.0.0.0)"
     );
     let v6 = "IPv6(FE80:0:0:0:5054:FF:FE12:3456,UDP,StatelessAutoConfigure,0:0:0:0:0:0:0:1,64,0:0:0:0:0:0:0:0)";
     assert_eq!(reformat(v6, PLAIN), v6);
