@@ -4,6 +4,7 @@
 //! closes with `N passed, N failed`. Time-outs are generous and only there to fail a hang.
 
 mod bringup;
+mod console;
 mod inventory;
 
 use std::path::{Path, PathBuf};
@@ -22,6 +23,7 @@ type TestFn = fn(&Ctx) -> Result<(), String>;
 fn tests() -> Vec<(&'static str, TestFn)> {
     let mut tests = bringup::TESTS.to_vec();
     tests.extend_from_slice(crate::uefi_app::TESTS);
+    tests.extend_from_slice(console::TESTS);
     tests
 }
 
