@@ -19,23 +19,24 @@ pub const ODD_WORD: u64 = 0x0000_0002_0000_0800;
 
 /// The expected quadword `index` (0..512) of the page at `base`.
 pub fn word(base: u64, index: usize) -> u64 {
-    if index % 2 == 0 {
+    if index & 1 == 0 {
         base + 8 * index as u64
     } else {
         ODD_WORD
     }
 }
 
-/// Writes the pattern over the page at physical `base`.
-pub fn fill(page: &mut [u64; WORDS_PER_PAGE], base: u64) {
-    for (i, w) in page.iter_mut().enumerate() {
-        *w = word(base, i);
+/// Writes the pattern of the page at physical `base` through `write(index, value)` (the app passes a volatile
+/// store into the page).
+pub fn fill(base: u64, mut write: impl FnMut(usize, u64)) {
+    for i in 0..WORDS_PER_PAGE {
+        write(i, word(base, i));
     }
 }
 
-/// Whether the page at `base` still holds the pattern.
-pub fn intact(page: &[u64; WORDS_PER_PAGE], base: u64) -> bool {
-    page.iter().enumerate().all(|(i, &w)| w == word(base, i))
+/// Whether the page at `base`, read through `read(index)`, still holds the pattern.
+pub fn intact(base: u64, mut read: impl FnMut(usize) -> u64) -> bool {
+    (0..WORDS_PER_PAGE).all(|i| read(i) == word(base, i))
 }
 
 /// Changed pages coalesced into ranges, in ascending order; beyond `max_ranges` ranges only the count grows.

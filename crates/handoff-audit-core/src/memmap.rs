@@ -251,6 +251,42 @@ pub enum Problem {
     },
 }
 
+/// Check name for the map's shape: descriptor size and version, whole descriptors.
+pub const RULE_SHAPE: &str = "descriptor size and version";
+/// Check name for page alignment, non-empty and non-wrapping descriptors.
+pub const RULE_ALIGNED: &str = "page-aligned, non-empty descriptors";
+/// Check name for overlaps.
+pub const RULE_OVERLAP: &str = "no overlapping descriptors";
+/// Check name for types.
+pub const RULE_TYPES: &str = "known memory types";
+/// Check name for the runtime attribute.
+pub const RULE_RUNTIME: &str = "runtime types carry EFI_MEMORY_RUNTIME";
+/// Every rule, in report order.
+pub const RULES: [&str; 5] = [
+    RULE_SHAPE,
+    RULE_ALIGNED,
+    RULE_OVERLAP,
+    RULE_TYPES,
+    RULE_RUNTIME,
+];
+
+impl Problem {
+    /// The rule this problem breaks (one of [`RULES`]).
+    pub fn rule(&self) -> &'static str {
+        match self {
+            Problem::DescriptorSize(_) | Problem::Version(_) | Problem::SizeNotMultiple { .. } => {
+                RULE_SHAPE
+            }
+            Problem::Unaligned { .. } | Problem::Empty { .. } | Problem::Wraps { .. } => {
+                RULE_ALIGNED
+            }
+            Problem::Overlap { .. } => RULE_OVERLAP,
+            Problem::UnknownType { .. } => RULE_TYPES,
+            Problem::RuntimeWithoutAttribute { .. } => RULE_RUNTIME,
+        }
+    }
+}
+
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {

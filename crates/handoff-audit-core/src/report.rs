@@ -156,6 +156,26 @@ impl Report {
         self.errors.push(what.into());
     }
 
+    /// One check per memory-map rule ([`memmap::RULES`]) for `map`, named `"{prefix}: {rule}"`; a failed
+    /// check's detail lists up to three problems and the total.
+    pub fn map_checks(&mut self, prefix: &str, map: &memmap::MemoryMap) {
+        for rule in memmap::RULES {
+            let broken: Vec<String> = map
+                .problems
+                .iter()
+                .filter(|p| p.rule() == rule)
+                .map(|p| format!("{p}"))
+                .collect();
+            let detail = if broken.is_empty() {
+                format!("{} descriptors", map.descriptors.len())
+            } else {
+                let shown: Vec<&str> = broken.iter().take(3).map(String::as_str).collect();
+                format!("{} ({} in all)", shown.join("; "), broken.len())
+            };
+            self.check(&format!("{prefix}: {rule}"), broken.is_empty(), detail);
+        }
+    }
+
     fn count(&self, verdict: Verdict) -> usize {
         self.devices.iter().filter(|d| d.verdict == verdict).count()
     }
@@ -392,6 +412,43 @@ mod tests {
         r.error("no timer");
         assert_eq!(r.outcome(), Outcome::AuditError);
         assert_eq!(Outcome::AuditError.exit_value(), EXIT_AUDIT_ERROR);
+    }
+
+    #[test]
+    fn one_check_per_map_rule() {
+        let mut r = Report::default();
+        let mut map = memmap::MemoryMap::default();
+        map.problems = vec![
+            memmap::Problem::Empty { index: 1 },
+            memmap::Problem::Overlap {
+                first: 0,
+                second: 2,
+            },
+            memmap::Problem::Overlap {
+                first: 0,
+                second: 3,
+            },
+        ];
+        r.map_checks("map", &map);
+        let got: Vec<(&str, bool)> = r
+            .checks
+            .iter()
+            .map(|c| (c.name.as_str(), c.passed))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("map: descriptor size and version", true),
+                ("map: page-aligned, non-empty descriptors", false),
+                ("map: no overlapping descriptors", false),
+                ("map: known memory types", true),
+                ("map: runtime types carry EFI_MEMORY_RUNTIME", true),
+            ]
+        );
+        assert_eq!(
+            r.checks[2].detail,
+            "descriptors 0 and 2 overlap; descriptors 0 and 3 overlap (2 in all)"
+        );
     }
 
     #[test]
