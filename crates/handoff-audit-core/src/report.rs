@@ -11,7 +11,7 @@
 //! "memory_map":{descriptors,descriptor_size,descriptor_version,problems,pages_by_type,free_bytes},
 //! "timer":{source,tsc_hz},"devices":[{bdf,vendor,device,class,kind,command,bus_master,decode_forced,driven,
 //! verdict,reason,running,traces,canary_hits,state}],"canary":{ran,free_bytes,pages,runner_confirmed,wait_ms,
-//! changed_pages,dropped_ranges,changed:[{start,end,pages,blamed}]},"errors":[..]}`.
+//! changed_pages,dropped_ranges,changed:[{start,end,pages,blamed}]},"errors":[..],"notes":[..]}`.
 
 use alloc::format;
 use alloc::string::String;
@@ -131,6 +131,8 @@ pub struct Report {
     pub canary: Option<CanaryResult>,
     /// Why parts of the audit could not run.
     pub errors: Vec<String>,
+    /// Facts about the run worth knowing (e.g. a deliberate violation armed for testing).
+    pub notes: Vec<String>,
 }
 
 impl Report {
@@ -260,6 +262,7 @@ impl Report {
         w.end_array();
         self.write_canary(&mut w);
         w.field_strs("errors", &self.errors);
+        w.field_strs("notes", &self.notes);
         w.end_object();
         w.finish()
     }
@@ -417,18 +420,20 @@ mod tests {
     #[test]
     fn one_check_per_map_rule() {
         let mut r = Report::default();
-        let mut map = memmap::MemoryMap::default();
-        map.problems = vec![
-            memmap::Problem::Empty { index: 1 },
-            memmap::Problem::Overlap {
-                first: 0,
-                second: 2,
-            },
-            memmap::Problem::Overlap {
-                first: 0,
-                second: 3,
-            },
-        ];
+        let map = memmap::MemoryMap {
+            descriptors: vec![],
+            problems: vec![
+                memmap::Problem::Empty { index: 1 },
+                memmap::Problem::Overlap {
+                    first: 0,
+                    second: 2,
+                },
+                memmap::Problem::Overlap {
+                    first: 0,
+                    second: 3,
+                },
+            ],
+        };
         r.map_checks("map", &map);
         let got: Vec<(&str, bool)> = r
             .checks
@@ -492,6 +497,6 @@ mod tests {
             json.contains(r#""blamed":[]}"#),
             "the page at 0x40000 is nobody's: {json}"
         );
-        assert!(json.ends_with(r#""errors":[]}"#), "{json}");
+        assert!(json.ends_with(r#""errors":[],"notes":[]}"#), "{json}");
     }
 }

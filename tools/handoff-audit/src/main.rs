@@ -11,7 +11,8 @@
 //! Output goes to COM1 (directly, as no firmware console exists after ExitBootServices): progress lines, then one
 //! JSON report between `=== handoff-audit report begin ===` and `=== handoff-audit report end ===`. The verdict
 //! goes to `isa-debug-exit` at 0xf4: 0x20 clean (QEMU status 65), 0x21 violations (67), 0x22 audit error (69).
-//! The rules live in `crates/handoff-audit-core`, host-tested; this crate binds them to the hardware.
+//! The rules live in `crates/handoff-audit-core`, host-tested; this crate binds them to the hardware. The load
+//! option `leak-e1000` makes the app leave an e1000 receiving on purpose ([`leak`]), to show the audit catches it.
 //!
 //! On the host the crate builds as a stub that says it must run under UEFI.
 #![cfg_attr(target_os = "uefi", no_std, no_main)]
@@ -26,6 +27,8 @@ mod handoff;
 #[cfg(target_os = "uefi")]
 mod heap;
 #[cfg(target_os = "uefi")]
+mod leak;
+#[cfg(target_os = "uefi")]
 mod os;
 #[cfg(target_os = "uefi")]
 mod paging;
@@ -35,6 +38,7 @@ mod x86;
 #[cfg(target_os = "uefi")]
 mod app {
     use alloc::boxed::Box;
+    use alloc::format;
     use alloc::vec;
     use core::fmt::Write;
 
@@ -46,7 +50,7 @@ mod app {
 
     use crate::heap::{Bump, HEAP_PAGES};
     use crate::x86::{debug_exit, X86Ports};
-    use crate::{handoff, os};
+    use crate::{handoff, leak, os};
 
     #[global_allocator]
     static HEAP: Bump = Bump::empty();
@@ -103,6 +107,18 @@ mod app {
         match handoff::image_range() {
             Some(image) => own.push(image),
             None => report.error("no Loaded Image protocol on the app's handle"),
+        }
+        if leak::requested() {
+            match leak::arm() {
+                Ok(what) => {
+                    let _ = writeln!(com1(), "handoff-audit: {what}");
+                    report.notes.push(what);
+                }
+                Err(why) => report.error(format!(
+                    "{} requested but not armed: {why}",
+                    leak::LEAK_WORD
+                )),
+            }
         }
         match handoff::run(&mut report, own) {
             Ok(handoff) => os::enter(Box::new(os::Context {
