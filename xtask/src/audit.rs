@@ -33,6 +33,8 @@ pub enum Boot {
     Esp,
     /// QEMU `-kernel` (the ESP disk is attached all the same).
     Kernel,
+    /// QEMU `-kernel` with `-append leak-e1000`: the app leaves an e1000 receiving on purpose.
+    KernelWithLeak,
 }
 
 /// An audit's result.
@@ -73,8 +75,11 @@ pub fn audit(
     let app = crate::uefi_app::build_app(APP_PACKAGE)?;
     let (mut args, links) = devices::device_set(machine, dir, &app)?;
     args.extend(["-net".to_string(), "none".to_string()]);
-    if boot == Boot::Kernel {
+    if boot != Boot::Esp {
         args.extend(["-kernel".to_string(), app.display().to_string()]);
+    }
+    if boot == Boot::KernelWithLeak {
+        args.extend(["-append".to_string(), "leak-e1000".to_string()]);
     }
     let qemu = Qemu::new(machine, MEMORY_MIB, firmware).args(args);
     let run = runner::run(&qemu, &links, TIMEOUT, echo)?;
@@ -231,6 +236,47 @@ fn on_vmfw(ctx: &Ctx, machine: Machine) -> Result<(), String> {
     Ok(())
 }
 
+/// The audit must catch a NIC left receiving: the app itself leaves the e1000 running (`leak-e1000`) under
+/// vmfw, so the report must say "violations", name the e1000 live with canary pages written at its ring, and
+/// nothing else live.
+fn catches_a_leak(ctx: &Ctx) -> Result<(), String> {
+    let dir = ctx.scratch.join("audit-leak");
+    let audited = audit(
+        &Firmware::Bios(ctx.image.clone()),
+        Machine::Q35,
+        Boot::KernelWithLeak,
+        &dir,
+        false,
+    )?;
+    let explain = |why: String| format!("{why}\n{}\n$ {}", audited.render(), audited.command_line);
+    looked_everywhere(&audited.report).map_err(explain)?;
+    caught_the_leak(&audited.report).map_err(explain)
+}
+
+/// The verdicts a run with the deliberate e1000 leak must have.
+pub fn caught_the_leak(report: &Value) -> Result<(), String> {
+    if report["outcome"] != "violations" {
+        return Err(format!(
+            "outcome {}, expected violations",
+            report["outcome"]
+        ));
+    }
+    let devices = report["devices"].as_array().cloned().unwrap_or_default();
+    let live: Vec<&Value> = devices.iter().filter(|d| d["verdict"] == "live").collect();
+    match live.as_slice() {
+        [nic] if nic["kind"] == "e1000" => {
+            if nic["canary_hits"].as_array().is_none_or(Vec::is_empty) {
+                return Err("the e1000 is live but no canary page was blamed on it".into());
+            }
+            Ok(())
+        }
+        _ => Err(format!(
+            "expected exactly the e1000 live, got {:?}",
+            live.iter().map(|d| &d["kind"]).collect::<Vec<_>>()
+        )),
+    }
+}
+
 /// OVMF as a reference: the tool must produce a complete report (OVMF may leave devices live; that is what the
 /// tool is for, so the outcome may be "violations" but not "audit_error").
 fn on_ovmf(ctx: &Ctx) -> Result<(), String> {
@@ -254,6 +300,7 @@ fn on_ovmf(ctx: &Ctx) -> Result<(), String> {
 pub const TESTS: &[(&str, crate::itest::TestFn)] = &[
     ("audit_vmfw_q35_is_clean", |c| on_vmfw(c, Machine::Q35)),
     ("audit_vmfw_pc_is_clean", |c| on_vmfw(c, Machine::Pc)),
+    ("audit_catches_an_e1000_left_receiving", catches_a_leak),
     ("audit_reference_ovmf_reports", on_ovmf),
 ];
 
@@ -283,6 +330,26 @@ mod tests {
         ("00:07.0", "e1000"),
     ];
     const GOOD_CANARY: &str = r#"{"ran":true,"runner_confirmed":true,"free_bytes":400000000}"#;
+
+    #[test]
+    fn the_leak_must_be_the_e1000_alone_with_canary_hits() {
+        let report = |devices: &str| -> Value {
+            serde_json::from_str(&format!(
+                r#"{{"outcome":"violations","devices":[{devices}]}}"#
+            ))
+            .unwrap()
+        };
+        let nic = r#"{"kind":"e1000","verdict":"live","canary_hits":[{"start":"0x1000","end":"0x2000"}]}"#;
+        let quiet = r#"{"kind":"nvme","verdict":"quiet","canary_hits":[]}"#;
+        assert_eq!(caught_the_leak(&report(&format!("{nic},{quiet}"))), Ok(()));
+        let no_hits = r#"{"kind":"e1000","verdict":"live","canary_hits":[]}"#;
+        assert!(caught_the_leak(&report(no_hits)).is_err());
+        let two = r#"{"kind":"nvme","verdict":"live","canary_hits":[]}"#;
+        assert!(caught_the_leak(&report(&format!("{nic},{two}"))).is_err());
+        assert!(caught_the_leak(&report(quiet)).is_err());
+        let clean: Value = serde_json::from_str(r#"{"outcome":"clean","devices":[]}"#).unwrap();
+        assert!(caught_the_leak(&clean).is_err());
+    }
 
     #[test]
     fn looked_everywhere_needs_every_device_and_a_real_canary() {
