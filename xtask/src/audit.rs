@@ -5,7 +5,8 @@
 //!
 //! `--firmware` is `vmfw` (built first), `ovmf` (Debian's OVMF with a fresh copy of its variable store) or the
 //! path of a flash image given to QEMU with `-bios`. `--kernel` hands the app over with QEMU `-kernel` instead of
-//! the ESP (a development aid for firmware that cannot boot from virtio-blk yet).
+//! the ESP (a development aid for firmware that cannot boot from virtio-blk yet); vmfw gets it that way by
+//! default until its boot manager boots from the ESP ([`VMFW_BOOT`]).
 
 mod devices;
 mod runner;
@@ -135,7 +136,11 @@ pub fn command(firmware: &str, machine: Machine, kernel: bool) -> Result<(), Str
         Machine::Q35 => format!("{name}.json"),
         other => format!("{name}-{}.json", other.name()),
     };
-    let boot = if kernel { Boot::Kernel } else { Boot::Esp };
+    let boot = if kernel || (firmware == "vmfw" && VMFW_BOOT == Boot::Kernel) {
+        Boot::Kernel
+    } else {
+        Boot::Esp
+    };
     eprintln!(
         "auditing {name} on {} ({boot:?} boot); console follows",
         machine.name()
@@ -213,7 +218,8 @@ pub fn looked_everywhere(report: &Value) -> Result<(), String> {
     Ok(())
 }
 
-/// How vmfw gets the app in the integration tests.
+/// How vmfw gets the app (in the integration tests and by default in `cargo xtask audit --firmware vmfw`):
+/// `-kernel` until vmfw's boot manager loads `\EFI\BOOT\BOOTX64.EFI` from virtio-blk, then the ESP.
 const VMFW_BOOT: Boot = Boot::Kernel;
 
 fn on_vmfw(ctx: &Ctx, machine: Machine) -> Result<(), String> {

@@ -23,7 +23,7 @@ use handoff_audit_core::serial::LineReader;
 use handoff_audit_core::timer;
 
 use crate::handoff::{self, Handoff};
-use crate::paging::{PageTables, PhysMmio};
+use crate::paging::{self, PageTables, PhysMmio};
 use crate::x86::{self, X86Ports};
 use crate::{com1, cpu, finish};
 
@@ -56,8 +56,6 @@ fn build_tables(h: &Handoff) -> Result<PageTables, paging::MapError> {
     t.map_range(Range::at(0, 1 << 32), true)?;
     Ok(t)
 }
-
-use crate::paging;
 
 /// Takes over the CPU: tables, GDT, IDT, stack. Never returns.
 pub fn enter(ctx: Box<Context>) -> ! {
