@@ -28,6 +28,7 @@ fn tests() -> Vec<(&'static str, TestFn)> {
     tests.extend_from_slice(blk::TESTS);
     tests.extend_from_slice(linux::TESTS);
     tests.extend_from_slice(console::TESTS);
+    tests.extend_from_slice(crate::audit::TESTS);
     tests
 }
 

@@ -116,7 +116,8 @@ impl Qemu {
         format!("qemu-system-x86_64 {}", self.args.join(" "))
     }
 
-    fn command(&self) -> Command {
+    /// The `qemu-system-x86_64` command with these arguments, for runners that need their own stdio.
+    pub fn command(&self) -> Command {
         let mut command = Command::new("qemu-system-x86_64");
         command.args(&self.args);
         command
