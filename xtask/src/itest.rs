@@ -5,6 +5,7 @@
 
 mod blk;
 mod bringup;
+mod console;
 mod inventory;
 pub mod linux;
 
@@ -26,6 +27,8 @@ fn tests() -> Vec<(&'static str, TestFn)> {
     tests.extend_from_slice(crate::uefi_app::TESTS);
     tests.extend_from_slice(blk::TESTS);
     tests.extend_from_slice(linux::TESTS);
+    tests.extend_from_slice(console::TESTS);
+    tests.extend_from_slice(crate::audit::TESTS);
     tests
 }
 
