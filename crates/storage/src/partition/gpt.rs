@@ -165,6 +165,21 @@ impl GptPartition {
         self.type_guid == EFI_SYSTEM_PARTITION_GUID
     }
 
+    /// The first 128 bytes of the entry (UEFI 2.10 table 5.6: type, unique GUID, start, end, attributes, name),
+    /// as `EFI_PARTITION_INFO_PROTOCOL` hands it out. Bytes past 128 of larger entries are reserved and not kept.
+    pub fn entry_bytes(&self) -> [u8; 128] {
+        let mut e = [0u8; 128];
+        e[0..16].copy_from_slice(&self.type_guid.0);
+        e[16..32].copy_from_slice(&self.unique_guid.0);
+        e[32..40].copy_from_slice(&self.starting_lba.to_le_bytes());
+        e[40..48].copy_from_slice(&self.ending_lba.to_le_bytes());
+        e[48..56].copy_from_slice(&self.attributes.to_le_bytes());
+        for (k, unit) in self.name.iter().enumerate() {
+            e[56 + 2 * k..58 + 2 * k].copy_from_slice(&unit.to_le_bytes());
+        }
+        e
+    }
+
     /// Size in blocks.
     pub fn size_lba(&self) -> u64 {
         self.ending_lba - self.starting_lba + 1
