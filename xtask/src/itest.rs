@@ -3,7 +3,9 @@
 //! Each test is a plain function returning `Err(reason)` on failure. The runner prints one line per test and
 //! closes with `N passed, N failed`. Time-outs are generous and only there to fail a hang.
 
+pub mod bad_disks;
 mod bringup;
+mod fs;
 mod inventory;
 pub mod linux;
 
@@ -24,6 +26,7 @@ fn tests() -> Vec<(&'static str, TestFn)> {
     let mut tests = bringup::TESTS.to_vec();
     tests.extend_from_slice(crate::uefi_app::TESTS);
     tests.extend_from_slice(linux::TESTS);
+    tests.extend_from_slice(fs::TESTS);
     tests
 }
 

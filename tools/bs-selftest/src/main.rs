@@ -11,6 +11,7 @@
 //!   LocateHandleBuffer, OpenProtocolInformation, ProtocolsPerHandle, a forged handle;
 //! - [`driver`]: a driver binding on the app's own image handle, ConnectController/DisconnectController;
 //! - [`pci`]: the PCI I/O protocol on every function: device paths, config/BAR access, attributes, DMA mapping;
+//! - [`fs`]: partitions, Partition Info and the FAT file system on test disks (only with `-append fs`/`fs-bad`);
 //! - [`exit`]: ExitBootServices with a stale then a fresh map key.
 //!
 //! Each check prints `selftest: <name> ... ok|FAILED (<detail>)` (ConOut before ExitBootServices, COM1 after) and
@@ -37,6 +38,7 @@ mod crc;
 mod driver;
 mod events;
 mod exit;
+mod fs;
 mod memmap;
 mod memory;
 mod pci;
@@ -116,6 +118,7 @@ fn main() -> Status {
     protocols::run(&mut report, &mut out);
     driver::run(&mut report, &mut out);
     pci::run(&mut report, &mut out);
+    fs::run(&mut report, &mut out);
     violation::arm_if_requested(&mut out);
     // Whether or not ExitBootServices succeeded (a failure was reported), the summary goes to COM1.
     let _after = exit::run(&mut report, &mut out);

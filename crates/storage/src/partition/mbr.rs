@@ -277,3 +277,46 @@ fn check_overlaps(used: &mut [(u64, u64, u32)]) -> Result<(), MbrError> {
     }
     Ok(())
 }
+
+impl core::fmt::Display for MbrError {
+    /// A sentence for log lines.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            MbrError::Io(e) => write!(f, "read failed ({e:?})"),
+            MbrError::BlockTooSmall(bs) => write!(f, "blocks of {bs} bytes cannot hold an MBR"),
+            MbrError::BadSignature => f.write_str("no 0x55AA signature"),
+            MbrError::BadBootIndicator { number } => {
+                write!(
+                    f,
+                    "record {number} has a boot indicator other than 0x00/0x80"
+                )
+            }
+            MbrError::PartitionOutsideDisk { number } => {
+                write!(
+                    f,
+                    "partition {number} starts at LBA 0 or ends past the disk"
+                )
+            }
+            MbrError::PartitionsOverlap { first, second } => {
+                write!(f, "partitions {first} and {second} overlap (0 = an EBR)")
+            }
+            MbrError::MultipleExtended => f.write_str("more than one extended partition"),
+            MbrError::EbrBadSignature { lba } => {
+                write!(f, "the EBR at LBA {lba} has no 0x55AA signature")
+            }
+            MbrError::OutsideExtended { lba } => {
+                write!(
+                    f,
+                    "the EBR at LBA {lba} points outside the extended partition"
+                )
+            }
+            MbrError::ExtendedChainLoop { lba } => {
+                write!(f, "the EBR chain loops back to LBA {lba}")
+            }
+            MbrError::ExtendedChainTooLong => write!(
+                f,
+                "the EBR chain has more than {MAX_LOGICAL_PARTITIONS} links"
+            ),
+        }
+    }
+}

@@ -208,3 +208,20 @@ pub fn read_partition_table<D: BlockDevice>(dev: &mut D) -> Result<PartitionTabl
         .map(PartitionTable::Mbr)
         .map_err(PartitionError::Mbr)
 }
+
+impl core::fmt::Display for PartitionError {
+    /// A sentence for log lines, e.g. `GPT invalid: primary header: HeaderCRC32 ... ; backup header: ...`.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            PartitionError::Io(e) => write!(f, "reading LBA 0 failed ({e:?})"),
+            PartitionError::BlockTooSmall(bs) => write!(f, "blocks of {bs} bytes are too small for a partition table"),
+            PartitionError::NoPartitionTable => f.write_str("no partition table (LBA 0 has no 0x55AA signature)"),
+            PartitionError::GptInvalid { primary, backup } => write!(
+                f,
+                "the protective MBR announces a GPT but both headers are invalid: primary header (LBA 1): {primary}; backup header (last LBA): {backup}"
+            ),
+            PartitionError::Mbr(e) => write!(f, "invalid MBR: {e}"),
+            PartitionError::FileSystemAtLba0 => f.write_str("no partition table: a FAT file system starts at LBA 0"),
+        }
+    }
+}
