@@ -7,7 +7,9 @@
 //!   ([`PATTERN_LEN`] bytes of [`pattern_byte`]) and `\data\A file with a long name.txt`. Checked: the partition
 //!   handles and their `HD()` nodes, Partition Info (System flag, the ESP tag), reads (also case-insensitive long
 //!   names and relative paths), directory reads one `EFI_FILE_INFO` at a time with `EFI_BUFFER_TOO_SMALL`, a
-//!   write read back then deleted, `EFI_FILE_SYSTEM_INFO` and the volume label, positions, and error statuses.
+//!   write read back then deleted, `EFI_FILE_SYSTEM_INFO` and the volume label, positions, and error statuses;
+//!   a third disk is a "superfloppy" (FAT from LBA 0, no table) that must be mounted on the whole disk; last,
+//!   DisconnectController on the GPT disk must remove its partition and ConnectController bring it back.
 //! - `fs-bad`: a disk whose two GPT headers are corrupt and a disk whose `\EFI\BOOT\BOOTX64.EFI` cluster chain
 //!   loops. Checked: no partition comes from the first, and reading the looping file fails with
 //!   `EFI_VOLUME_CORRUPTED` instead of hanging (vmfw's own promise; this mode runs on vmfw only).
@@ -16,6 +18,7 @@
 
 mod bad;
 mod checks;
+mod files;
 mod raw;
 
 use core::ffi::c_void;

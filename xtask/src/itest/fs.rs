@@ -5,8 +5,9 @@
 //!
 //! Test disks ([`test_disk`]): one EFI system partition (GPT type ESP, or MBR type 0xEF) from LBA 2048 holding a
 //! FAT32 volume labelled `VMFWGPT`/`VMFWMBR` with `\vmfw-gpt.txt` or `\vmfw-mbr.txt`, `\data\pattern.bin`
-//! ([`PATTERN_LEN`] bytes of [`pattern_byte`]) and `\data\A file with a long name.txt`. Every run builds fresh
-//! copies, since the self-test writes to them.
+//! ([`PATTERN_LEN`] bytes of [`pattern_byte`]) and `\data\A file with a long name.txt`; and a superfloppy
+//! ([`superfloppy_disk`]): FAT32 from LBA 0 without a table. Every run builds fresh copies, since the self-test
+//! writes to them.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -46,6 +47,20 @@ pub fn test_disk(out: &Path, table: Table) -> Result<(), String> {
     )?;
     disk::partitioned(out, label, table, &fat)?;
     std::fs::remove_file(&fat).map_err(|e| format!("{}: {e}", fat.display()))
+}
+
+/// Writes the superfloppy test disk to `out`: a FAT32 volume from LBA 0 (no partition table) labelled
+/// `VMFWFLOP` holding `\vmfw-floppy.txt`.
+pub fn superfloppy_disk(out: &Path) -> Result<(), String> {
+    disk::fat_image(
+        out,
+        "VMFWFLOP",
+        &[Entry::bytes(
+            "vmfw-floppy.txt",
+            "vmfw fs test: superfloppy\n",
+        )],
+    )
+    .map(|_| ())
 }
 
 /// QEMU arguments attaching `disks` as virtio-blk devices (no boot index: they are data disks).
@@ -105,9 +120,11 @@ fn judge(qemu: &Qemu, run: &Run, prefix: &str, min: usize) -> Result<(), String>
 fn good_disks(ctx: &Ctx, name: &str) -> Result<Vec<PathBuf>, String> {
     let gpt = ctx.scratch.join(format!("{name}-gpt.img"));
     let mbr = ctx.scratch.join(format!("{name}-mbr.img"));
+    let floppy = ctx.scratch.join(format!("{name}-floppy.img"));
     test_disk(&gpt, Table::Gpt)?;
     test_disk(&mbr, Table::Mbr)?;
-    Ok(vec![gpt, mbr])
+    superfloppy_disk(&floppy)?;
+    Ok(vec![gpt, mbr, floppy])
 }
 
 /// The `fs` group on OVMF (q35): shows the checks expect what the specification says.
@@ -119,14 +136,14 @@ fn fs_on_ovmf(ctx: &Ctx) -> Result<(), String> {
         "fs",
         &disks,
     )?;
-    judge(&qemu, &run, "fs: ", 14)
+    judge(&qemu, &run, "fs: ", 16)
 }
 
 /// The `fs` group on vmfw.
 fn fs_on_vmfw(ctx: &Ctx, machine: Machine) -> Result<(), String> {
     let disks = good_disks(ctx, &format!("fs-{}", machine.name()))?;
     let (qemu, run) = run_selftest(&Firmware::Bios(ctx.image.clone()), machine, "fs", &disks)?;
-    judge(&qemu, &run, "fs: ", 14)
+    judge(&qemu, &run, "fs: ", 16)
 }
 
 /// What vmfw's exception and panic handlers print first.

@@ -18,6 +18,7 @@
 pub mod child;
 
 use alloc::boxed::Box;
+use alloc::string::String;
 use alloc::vec::Vec;
 use core::ffi::c_void;
 
@@ -31,6 +32,7 @@ use crate::drivers::disk_io::binding::{
 };
 use crate::drivers::disk_io::device::{media_of, DiskIoDevice};
 use crate::efi::protocol::services;
+use crate::efi::state::Global;
 use child::{Child, CHILDREN};
 
 const LOG: &str = "drivers::partition";
@@ -97,6 +99,25 @@ extern "efiapi" fn supported(
     }
 }
 
+/// Disks whose bad table was already reported: a later ConnectController (a boot manager's, an application's)
+/// finds the same table and logs it at `debug` level only.
+static REPORTED: Global<Vec<String>> = Global::new(Vec::new());
+
+/// True the first time `name` is reported.
+fn first_report(name: &str) -> bool {
+    let first = REPORTED.with(|r| {
+        let new = !r.iter().any(|n| n == name);
+        if new {
+            r.push(name.into());
+        }
+        new
+    });
+    if !first {
+        log::debug!(target: LOG, "{name}: partition table still invalid (reported before)");
+    }
+    first
+}
+
 /// Reads the table of the disk behind `dio`/`bio`; logs why there is none.
 fn table_of(
     dio: *mut disk_io::Protocol,
@@ -121,11 +142,15 @@ fn table_of(
         }
         Ok(table) => Some(table),
         Err(e @ PartitionError::GptInvalid { .. }) => {
-            log::error!(target: LOG, "{name}: {e}; no partitions");
+            if first_report(name) {
+                log::error!(target: LOG, "{name}: {e}; no partitions");
+            }
             None
         }
         Err(e @ (PartitionError::Mbr(_) | PartitionError::Io(_))) => {
-            log::warn!(target: LOG, "{name}: {e}; no partitions");
+            if first_report(name) {
+                log::warn!(target: LOG, "{name}: {e}; no partitions");
+            }
             None
         }
         Err(e) => {

@@ -86,6 +86,28 @@ pub fn connect_all() {
     }
 }
 
+/// The bytes of `handle`'s device path through its end node (at most 64 nodes).
+pub fn path_bytes(handle: Handle) -> Option<&'static [u8]> {
+    let path = handle_protocol(handle, &DEVICE_PATH_GUID)
+        .ok()?
+        .cast::<u8>();
+    let mut at = 0usize;
+    for _ in 0..64 {
+        // SAFETY: device path nodes are walked by their 4-byte headers up to the end node (bounded).
+        let header = unsafe { core::slice::from_raw_parts(path.add(at), 4) };
+        let len = u16::from_le_bytes([header[2], header[3]]) as usize;
+        if len < 4 {
+            return None;
+        }
+        at += len;
+        if header[0] == 0x7f {
+            // SAFETY: the walk above covered `at` bytes; the firmware keeps the path while the handle lives.
+            return Some(unsafe { core::slice::from_raw_parts(path, at) });
+        }
+    }
+    None
+}
+
 /// The last node before the end of `handle`'s device path: (type, subtype, bytes of the node).
 pub fn last_node(handle: Handle) -> Option<(u8, u8, &'static [u8])> {
     let path = handle_protocol(handle, &DEVICE_PATH_GUID)
