@@ -207,6 +207,11 @@ impl<D: BlockDevice> FatFs<D> {
         Ok(self.io.dev.flush()?)
     }
 
+    /// The device the volume is on.
+    pub fn device(&self) -> &D {
+        &self.io.dev
+    }
+
     /// Unmounts, returning the device.
     pub fn into_inner(self) -> D {
         self.io.dev
