@@ -4,6 +4,7 @@
 //! closes with `N passed, N failed`. Time-outs are generous and only there to fail a hang.
 
 pub mod bad_disks;
+mod blk;
 mod bringup;
 mod fs;
 mod inventory;
@@ -25,6 +26,7 @@ pub type TestFn = fn(&Ctx) -> Result<(), String>;
 fn tests() -> Vec<(&'static str, TestFn)> {
     let mut tests = bringup::TESTS.to_vec();
     tests.extend_from_slice(crate::uefi_app::TESTS);
+    tests.extend_from_slice(blk::TESTS);
     tests.extend_from_slice(linux::TESTS);
     tests.extend_from_slice(fs::TESTS);
     tests

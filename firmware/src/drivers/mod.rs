@@ -9,6 +9,7 @@
 mod disk_io;
 mod fat;
 mod partition;
+mod virtio_blk;
 
 use alloc::vec::Vec;
 
@@ -16,12 +17,13 @@ use r_efi::efi::{Handle, Status};
 
 use crate::efi::protocol::services;
 
-/// A driver's installer: installs its Driver Binding with the core image handle.
-type Installer = fn(Handle) -> Result<(), Status>;
+/// A driver's installer: installs its Driver Binding protocol for the firmware core image `core`.
+type Installer = fn(core: Handle) -> Result<(), Status>;
 
 /// Installs every driver binding. Drivers are independent: one failing to install is logged and the rest go on.
 pub fn install_all(core: Handle) {
     let drivers: &[(&str, Installer)] = &[
+        ("virtio-blk", virtio_blk::install),
         ("disk-io", disk_io::install),
         ("partition", partition::install),
         ("fat", fat::install),

@@ -11,6 +11,7 @@
 //!   LocateHandleBuffer, OpenProtocolInformation, ProtocolsPerHandle, a forged handle;
 //! - [`driver`]: a driver binding on the app's own image handle, ConnectController/DisconnectController;
 //! - [`pci`]: the PCI I/O protocol on every function: device paths, config/BAR access, attributes, DMA mapping;
+//! - [`blockio`]: Block I/O on the virtio-blk disks the load options describe;
 //! - [`fs`]: partitions, Partition Info and the FAT file system on test disks (only with `-append fs`/`fs-bad`);
 //! - [`exit`]: ExitBootServices with a stale then a fresh map key.
 //!
@@ -34,6 +35,7 @@
 #[macro_use]
 mod report;
 
+mod blockio;
 mod crc;
 mod driver;
 mod events;
@@ -118,6 +120,7 @@ fn main() -> Status {
     protocols::run(&mut report, &mut out);
     driver::run(&mut report, &mut out);
     pci::run(&mut report, &mut out);
+    blockio::run(&mut report, &mut out);
     fs::run(&mut report, &mut out);
     violation::arm_if_requested(&mut out);
     // Whether or not ExitBootServices succeeded (a failure was reported), the summary goes to COM1.
