@@ -32,6 +32,8 @@ pub enum FsError {
     Unsupported,
     /// `EFI_BUFFER_TOO_SMALL`: the buffer needs this many bytes.
     BufferTooSmall(usize),
+    /// `EFI_BAD_BUFFER_SIZE`: a SetInfo buffer is smaller than its structure (or than the `Size` it claims).
+    BadBufferSize,
 }
 
 impl FsError {
@@ -49,6 +51,7 @@ impl FsError {
             FsError::InvalidParameter => Status::INVALID_PARAMETER,
             FsError::Unsupported => Status::UNSUPPORTED,
             FsError::BufferTooSmall(_) => Status::BUFFER_TOO_SMALL,
+            FsError::BadBufferSize => Status::BAD_BUFFER_SIZE,
         }
     }
 }

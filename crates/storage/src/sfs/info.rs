@@ -166,16 +166,18 @@ impl FileInfo {
         Ok(len)
     }
 
-    /// Parses a caller's structure from `data` (`BufferSize` bytes). Errors (`EFI_INVALID_PARAMETER`, or
-    /// `EFI_BAD_BUFFER_SIZE` as the spec says for SetInfo when `BufferSize` is smaller than `Size`, reported here
-    /// as `InvalidParameter` too): `Size` below the header plus a NUL, `Size` past `data`, no NUL-terminated
-    /// name inside `Size`.
+    /// Parses a caller's structure from `data` (`BufferSize` bytes). Errors: `EFI_BAD_BUFFER_SIZE` when `data`
+    /// cannot hold the header and a NUL or is shorter than the `Size` it claims (as SetInfo reports it);
+    /// `EFI_INVALID_PARAMETER` when `Size` is below the header plus a NUL or the name has no NUL inside `Size`.
     pub fn decode(data: &[u8]) -> Result<FileInfo, FsError> {
         if data.len() < FILE_INFO_HEADER + 2 {
-            return Err(FsError::InvalidParameter);
+            return Err(FsError::BadBufferSize);
         }
         let size = u64_at(data, 0);
-        if size < (FILE_INFO_HEADER + 2) as u64 || size > data.len() as u64 {
+        if size > data.len() as u64 {
+            return Err(FsError::BadBufferSize);
+        }
+        if size < (FILE_INFO_HEADER + 2) as u64 {
             return Err(FsError::InvalidParameter);
         }
         let data = &data[..size as usize];
@@ -215,10 +217,13 @@ impl FsInfo {
     /// [`FileInfo::decode`].
     pub fn decode_label(data: &[u8]) -> Result<String, FsError> {
         if data.len() < FS_INFO_HEADER + 2 {
-            return Err(FsError::InvalidParameter);
+            return Err(FsError::BadBufferSize);
         }
         let size = u64_at(data, 0);
-        if size < (FS_INFO_HEADER + 2) as u64 || size > data.len() as u64 {
+        if size > data.len() as u64 {
+            return Err(FsError::BadBufferSize);
+        }
+        if size < (FS_INFO_HEADER + 2) as u64 {
             return Err(FsError::InvalidParameter);
         }
         read_ucs2(&data[FS_INFO_HEADER..size as usize])
@@ -358,7 +363,7 @@ mod tests {
         // Size larger than the buffer, Size too small, name without NUL, invalid UTF-16.
         let mut b = buf.clone();
         b[0] = 90;
-        assert_eq!(FileInfo::decode(&b), Err(FsError::InvalidParameter));
+        assert_eq!(FileInfo::decode(&b), Err(FsError::BadBufferSize));
         b[0] = 81;
         assert_eq!(FileInfo::decode(&b), Err(FsError::InvalidParameter));
         let mut c = buf.clone();
@@ -367,7 +372,7 @@ mod tests {
         let mut d = buf.clone();
         d[80..82].copy_from_slice(&0xD800u16.to_le_bytes());
         assert_eq!(FileInfo::decode(&d), Err(FsError::InvalidParameter));
-        assert_eq!(FileInfo::decode(&buf[..40]), Err(FsError::InvalidParameter));
+        assert_eq!(FileInfo::decode(&buf[..40]), Err(FsError::BadBufferSize));
     }
 
     #[test]

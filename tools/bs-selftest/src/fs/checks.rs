@@ -285,7 +285,7 @@ pub fn run(report: &mut Report, out: &mut dyn Write) {
             ("Partition Info and ESP tag", check_partition_info),
             ("reads", files::check_reads),
             ("directory reads", files::check_directory),
-            ("write, read back, delete", files::check_write),
+            ("write, SetInfo, read back, delete", files::check_write),
             ("file system info and label", files::check_fs_info),
             ("error statuses", files::check_errors),
         ];

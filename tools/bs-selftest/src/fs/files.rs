@@ -221,11 +221,66 @@ pub(super) fn check_write(format: u8) -> Outcome {
     );
     drop(f);
     let f = open(&root, PATH, RW)?;
+    set_info_rename_truncate(&f)?;
+    drop(f);
+    ensure!(
+        root.open(PATH, READ, 0).err() == Some(Status::NOT_FOUND),
+        "the old name still opens after the rename"
+    );
+    let f = open(&root, RENAMED, READ)?;
+    ensure!(
+        read_check(&f, 1000, expect)? == TRUNCATED,
+        "the renamed file does not read back {TRUNCATED} bytes"
+    );
+    drop(f);
+    let f = open(&root, RENAMED, RW)?;
     let status = f.delete();
     ensure!(status == Status::SUCCESS, "Delete returned {status:?}");
     ensure!(
-        root.open(PATH, READ, 0).err() == Some(Status::NOT_FOUND),
+        root.open(RENAMED, READ, 0).err() == Some(Status::NOT_FOUND),
         "the deleted file still opens"
+    );
+    Ok(())
+}
+
+/// The name [`check_write`]'s file gets through SetInfo, and the size it is truncated to.
+const RENAMED: &str = "\\data\\renamed by selftest.bin";
+const TRUNCATED: usize = 4000;
+
+/// SetInfo(EFI_FILE_INFO) on an open file: a short buffer is BAD_BUFFER_SIZE; then one call truncates it to
+/// [`TRUNCATED`] bytes and renames it to the last component of [`RENAMED`].
+fn set_info_rename_truncate(f: &File) -> Outcome {
+    let mut buf = [0u8; 300];
+    let (status, n) = f.get_info(&FileInfo::ID, &mut buf);
+    ensure!(status == Status::SUCCESS, "GetInfo returned {status:?}");
+    let status = f.set_info(&FileInfo::ID, &buf[..40]);
+    ensure!(
+        status == Status::BAD_BUFFER_SIZE,
+        "SetInfo with 40 bytes returned {status:?}"
+    );
+    ensure!(n >= 82, "FILE_INFO of {n} bytes");
+    let name = "renamed by selftest.bin";
+    let size = 80 + 2 * (name.len() + 1);
+    buf[0..8].copy_from_slice(&(size as u64).to_le_bytes());
+    buf[8..16].copy_from_slice(&(TRUNCATED as u64).to_le_bytes());
+    for (i, u) in name.encode_utf16().chain([0]).enumerate() {
+        buf[80 + 2 * i..82 + 2 * i].copy_from_slice(&u.to_le_bytes());
+    }
+    let status = f.set_info(&FileInfo::ID, &buf[..size]);
+    ensure!(
+        status == Status::SUCCESS,
+        "SetInfo(rename, truncate) returned {status:?}"
+    );
+    let (status, _) = f.get_info(&FileInfo::ID, &mut buf);
+    let mut units = [0u16; 64];
+    units_at(&buf, 80, &mut units);
+    ensure!(
+        status == Status::SUCCESS
+            && u64_at(&buf, 8) == TRUNCATED as u64
+            && ucs2_eq_ignore_case(&units, name),
+        "after SetInfo: {status:?}, FileSize {}, name {}",
+        u64_at(&buf, 8),
+        Units(&units)
     );
     Ok(())
 }

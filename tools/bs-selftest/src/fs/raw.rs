@@ -260,6 +260,12 @@ impl File {
         (status, size)
     }
 
+    /// SetInfo(`guid`) with the bytes `data`.
+    pub fn set_info(&self, guid: &Guid, data: &[u8]) -> Status {
+        // SAFETY: `data.len()` readable bytes at `data`.
+        unsafe { ((*self.0).set_info)(self.0, guid, data.len(), data.as_ptr().cast()) }
+    }
+
     /// Delete(): the handle is closed by the call.
     pub fn delete(self) -> Status {
         let this = self.0;
