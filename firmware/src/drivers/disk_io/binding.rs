@@ -44,15 +44,18 @@ pub fn install_binding(core: Handle, version: u32, fns: BindingFns) -> Result<Ha
     let handle =
         services().install_protocol_interface(None, driver_binding::PROTOCOL_GUID, interface)?;
     binding.driver_binding_handle = handle;
+    BINDINGS.add(binding);
     Ok(handle)
 }
 
-/// The `DriverBindingHandle` of `this` (the agent handle for the driver's opens), or `INVALID_PARAMETER`.
+/// The bindings installed by [`install_binding`].
+static BINDINGS: Registry<driver_binding::Protocol> = Registry::new();
+
+/// The `DriverBindingHandle` of `this` (the agent handle for the driver's opens); `INVALID_PARAMETER` when
+/// `this` is not a binding installed by [`install_binding`].
 pub fn agent_of(this: *mut driver_binding::Protocol) -> Result<Handle, Status> {
-    if this.is_null() {
-        return Err(Status::INVALID_PARAMETER);
-    }
-    // SAFETY: the engine calls Supported/Start/Stop with the binding we installed (`install_binding`).
+    let this = BINDINGS.check(this)?;
+    // SAFETY: a registered binding is leaked, never freed.
     let handle = unsafe { (*this).driver_binding_handle };
     if handle.is_null() {
         return Err(Status::INVALID_PARAMETER);
