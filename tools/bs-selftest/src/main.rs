@@ -14,6 +14,7 @@
 //! - [`blockio`]: Block I/O on the virtio-blk disks the load options describe;
 //! - [`console`]: Simple Text Output/Input (Ex), the console's device path, the device path protocols, and keys
 //!   typed on the serial line when the load options ask (`console-keys`);
+//! - [`fs`]: partitions, Partition Info and the FAT file system on test disks (only with `-append fs`/`fs-bad`);
 //! - [`exit`]: ExitBootServices with a stale then a fresh map key.
 //!
 //! Each check prints `selftest: <name> ... ok|FAILED (<detail>)` (ConOut before ExitBootServices, COM1 after) and
@@ -42,6 +43,7 @@ mod crc;
 mod driver;
 mod events;
 mod exit;
+mod fs;
 mod memmap;
 mod memory;
 mod pci;
@@ -123,6 +125,7 @@ fn main() -> Status {
     pci::run(&mut report, &mut out);
     blockio::run(&mut report, &mut out);
     console::run(&mut report, &mut out);
+    fs::run(&mut report, &mut out);
     violation::arm_if_requested(&mut out);
     // Whether or not ExitBootServices succeeded (a failure was reported), the summary goes to COM1.
     let _after = exit::run(&mut report, &mut out);
