@@ -20,6 +20,7 @@ use alloc::format;
 use alloc::vec::Vec;
 use core::ffi::c_void;
 
+use boot_manager::device_path::{self, Text};
 use boot_services::handle::handle_key;
 use boot_services::memory::AllocateType;
 use pe_loader::{PeError, PeImage, Subsystem};
@@ -129,7 +130,10 @@ pub fn load(
         file_path: origin.as_ref().map(|o| o.remaining.as_slice()),
         full_path: path,
     };
-    load_pe(parent, bytes, &provenance)
+    load_pe(parent, bytes, &provenance).map_err(|e| match path.map(device_path::parse) {
+        Some(Ok(nodes)) => LoadError::new(e.status, format!("{}: {}", Text(&nodes), e.reason)),
+        _ => e,
+    })
 }
 
 /// Parses, relocates and registers a PE32+ image from `bytes`.

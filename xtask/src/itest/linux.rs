@@ -251,6 +251,38 @@ fn after_non_pe_loader(ctx: &Ctx) -> Result<(), String> {
     )
 }
 
+/// The first disk's GPT is corrupt (both headers): the partition driver says so, the disk becomes a bare-disk
+/// option that LoadImage cannot serve, and the boot manager moves on.
+fn after_corrupt_gpt(ctx: &Ctx) -> Result<(), String> {
+    let bad = bad_disk_path(ctx, "corrupt-gpt");
+    super::bad_disks::corrupt_gpt_disk(&bad)?;
+    boots_after_bad_disk(
+        ctx,
+        &bad,
+        &[
+            "both headers are invalid",
+            ": LoadImage: PciRoot(0x0)/Pci(0x6,0x0): no file system, LoadFile2 or LoadFile provider",
+        ],
+    )
+}
+
+/// The first disk's BOOTX64.EFI has a looping FAT cluster chain: reading it fails with a clear reason instead of
+/// spinning, and the boot manager moves on.
+fn after_looping_fat(ctx: &Ctx) -> Result<(), String> {
+    let bad = bad_disk_path(ctx, "looping-fat");
+    super::bad_disks::looping_fat_disk(&bad, &assets::debian()?.systemd_boot)?;
+    boots_after_bad_disk(
+        ctx,
+        &bad,
+        &[
+            "loops or is longer than the volume",
+            "LoadImage: PciRoot(0x0)/Pci(0x6,0x0)/HD(1,GPT,",
+            "/\\EFI\\BOOT\\BOOTX64.EFI: reading failed after 0 of",
+            "EFI_VOLUME_CORRUPTED",
+        ],
+    )
+}
+
 /// Nothing bootable: an ESP without a loader and a blank disk. The firmware lists both options with the reason
 /// each failed, waits, and resets (QEMU exits: `-no-reboot`).
 fn nothing_to_boot(ctx: &Ctx) -> Result<(), String> {
@@ -278,7 +310,7 @@ fn nothing_to_boot(ctx: &Ctx) -> Result<(), String> {
         .ok_or_else(|| fail("no list of what was tried".into()))?;
     for needle in [
         "\"UEFI disk PCI 05.0 partition 1\": PciRoot(0x0)/Pci(0x5,0x0)/HD(1,GPT,",
-        "\\EFI\\BOOT\\BOOTX64.EFI not found (EFI_NOT_FOUND)",
+        "/\\EFI\\BOOT\\BOOTX64.EFI: file not found (EFI_NOT_FOUND)",
         "\"UEFI disk PCI 06.0\": PciRoot(0x0)/Pci(0x6,0x0): no file system, LoadFile2 or LoadFile provider",
         "resetting in 10 s",
     ] {
@@ -309,6 +341,8 @@ pub const TESTS: &[(&str, super::TestFn)] = &[
     ("linux_systemd_boot_pc", |c| {
         on_vmfw(c, Machine::Pc, BootPath::SystemdBoot)
     }),
+    ("linux_boots_after_a_corrupt_gpt_disk", after_corrupt_gpt),
+    ("linux_boots_after_a_looping_fat_disk", after_looping_fat),
     ("linux_boots_after_a_non_pe_loader", after_non_pe_loader),
     (
         "boot_manager_lists_what_it_tried_and_resets",

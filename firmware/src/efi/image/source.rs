@@ -226,7 +226,6 @@ impl Drop for OpenFile {
 }
 
 fn read_file(device: Handle, name: &[u16]) -> Result<FileBuffer, LoadError> {
-    let shown = String::from_utf16_lossy(name);
     let fs = interface::<simple_file_system::Protocol>(device, &simple_file_system::PROTOCOL_GUID)?;
     let mut root: *mut file::Protocol = core::ptr::null_mut();
     // SAFETY: `fs` is an installed Simple File System interface; OpenVolume writes a file handle.
@@ -246,28 +245,22 @@ fn read_file(device: Handle, name: &[u16]) -> Result<FileBuffer, LoadError> {
         unsafe { ((*root.0).open)(root.0, &mut handle, path.as_mut_ptr(), file::MODE_READ, 0) };
     if status.is_error() || handle.is_null() {
         let why = if status == Status::NOT_FOUND {
-            format!("{shown} not found")
+            String::from("file not found")
         } else {
-            format!("cannot open {shown}: {}", Name(status))
+            format!("cannot open the file: {}", Name(status))
         };
         return Err(LoadError::new(load_status(status), why));
     }
     let file = OpenFile(handle);
     drop(root);
-    let (size, attribute) = file_info(&file).map_err(|e| LoadError {
-        reason: format!("{shown}: {}", e.reason),
-        ..e
-    })?;
+    let (size, attribute) = file_info(&file)?;
     if attribute & file::DIRECTORY != 0 {
         return Err(LoadError::new(
             Status::NOT_FOUND,
-            format!("{shown} is a directory"),
+            String::from("a directory, not a file"),
         ));
     }
-    let buffer = FileBuffer::allocate(size).map_err(|e| LoadError {
-        reason: format!("{shown}: {}", e.reason),
-        ..e
-    })?;
+    let buffer = FileBuffer::allocate(size)?;
     let mut done = 0usize;
     while done < buffer.len {
         let mut chunk = buffer.len - done;
@@ -283,7 +276,7 @@ fn read_file(device: Handle, name: &[u16]) -> Result<FileBuffer, LoadError> {
             return Err(LoadError::new(
                 load_status(status),
                 format!(
-                    "reading {shown} failed after {done} of {size} bytes: {}",
+                    "reading failed after {done} of {size} bytes: {}",
                     Name(status)
                 ),
             ));
@@ -291,7 +284,9 @@ fn read_file(device: Handle, name: &[u16]) -> Result<FileBuffer, LoadError> {
         if chunk == 0 || chunk > buffer.len - done {
             return Err(LoadError::new(
                 Status::DEVICE_ERROR,
-                format!("reading {shown}: the file system returned {chunk} bytes at offset {done} of {size}"),
+                format!(
+                    "reading: the file system returned {chunk} bytes at offset {done} of {size}"
+                ),
             ));
         }
         done += chunk;
