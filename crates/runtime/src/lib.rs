@@ -51,8 +51,11 @@ pub mod error;
 pub mod ffi;
 mod lock;
 pub mod ops;
+pub mod relocation;
 pub mod time;
 pub mod variables;
+pub mod virtual_map;
+pub mod x86;
 
 pub use error::{DeviceFault, InvalidParameter, Result, RuntimeError};
 pub use lock::{TryLock, TryLockGuard};

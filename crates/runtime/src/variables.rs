@@ -36,11 +36,14 @@
 
 mod name;
 pub mod record;
+mod region;
 mod rules;
 mod store;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_firmware;
 #[cfg(test)]
 mod tests_store;
 
@@ -51,6 +54,7 @@ use r_efi::efi::{
 
 pub use name::{NameError, VariableName};
 pub use record::FormatError;
+pub use region::RawRegion;
 pub use store::VariableStore;
 
 /// Per-variable limit in bytes on name (UCS-2, NUL included) plus data: 32 KiB.
