@@ -88,7 +88,7 @@ impl Descriptor {
 }
 
 /// A set of physical ranges `[start, end)` of fixed capacity `N`, kept without a heap: what the firmware remembers
-/// of its memory map for SetVirtualAddressMap. Contiguous ranges added in order are merged.
+/// of its memory map for SetVirtualAddressMap.
 #[derive(Clone, Copy, Debug)]
 pub struct Ranges<const N: usize> {
     ranges: [(u64, u64); N],
@@ -104,21 +104,26 @@ impl<const N: usize> Ranges<N> {
         }
     }
 
-    /// Adds `[start, end)`, merging it into the last range when they touch. Returns `false` (and adds nothing)
-    /// when the set is full.
+    /// Adds `[start, end)` as a range of its own. Returns `false` (and adds nothing) when the set is full.
     pub fn push(&mut self, start: u64, end: u64) -> bool {
-        if let Some(last) = self.ranges[..self.len].last_mut() {
-            if last.1 == start {
-                last.1 = end;
-                return true;
-            }
-        }
         if self.len == N {
             return false;
         }
         self.ranges[self.len] = (start, end);
         self.len += 1;
         true
+    }
+
+    /// Adds `[start, end)`, merged into the last range when they touch (for ranges added in ascending order).
+    /// Returns `false` (and adds nothing) when a new range is needed and the set is full.
+    pub fn push_merged(&mut self, start: u64, end: u64) -> bool {
+        if let Some(last) = self.ranges[..self.len].last_mut() {
+            if last.1 == start {
+                last.1 = end;
+                return true;
+            }
+        }
+        self.push(start, end)
     }
 
     /// The ranges.
@@ -329,7 +334,7 @@ mod tests {
         let mut runtime = Ranges::<4>::new();
         runtime.push(0x10_0000, 0x10_3000);
         let mut known = Ranges::<4>::new();
-        known.push(0, 0x800_0000);
+        known.push_merged(0, 0x800_0000);
         let check = |descriptors: &[(u64, u64, u64, u64)]| {
             let bytes = map(descriptors);
             VirtualMap::new(&bytes, 48, 1)
@@ -372,17 +377,22 @@ mod tests {
     }
 
     #[test]
-    fn ranges_merge_contiguous_pushes_and_refuse_overflow() {
+    fn ranges_merge_contiguous_pushes_only_when_asked_and_refuse_overflow() {
         let mut r = Ranges::<2>::new();
-        assert!(r.push(0, 0x1000));
-        assert!(r.push(0x1000, 0x3000));
-        assert!(r.push(0x5000, 0x6000));
-        assert!(!r.push(0x8000, 0x9000));
+        assert!(r.push_merged(0, 0x1000));
+        assert!(r.push_merged(0x1000, 0x3000));
+        assert!(r.push_merged(0x5000, 0x6000));
+        assert!(!r.push_merged(0x8000, 0x9000));
         assert_eq!(
             r.iter().collect::<Vec<_>>(),
             [(0, 0x3000), (0x5000, 0x6000)]
         );
         assert!(r.contains(0x1000, 0x3000));
         assert!(!r.contains(0x2000, 0x5800));
+        let mut separate = Ranges::<2>::new();
+        assert!(separate.push(0, 0x1000));
+        assert!(separate.push(0x1000, 0x3000));
+        assert!(!separate.push(0x3000, 0x4000));
+        assert_eq!(separate.iter().count(), 2);
     }
 }

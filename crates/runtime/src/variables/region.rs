@@ -58,6 +58,22 @@ impl RawRegion {
     }
 }
 
+impl super::VariableStore<RawRegion> {
+    /// [`RawRegion::convert`] on the store's region: SetVirtualAddressMap's one change to a store.
+    ///
+    /// Errors: [`RuntimeError::NotFound`] when `convert` returns `None`; nothing changes then.
+    ///
+    /// # Safety
+    /// As [`RawRegion::convert`].
+    pub unsafe fn convert_region(
+        &mut self,
+        convert: impl FnOnce(usize) -> Option<usize>,
+    ) -> Result<()> {
+        // SAFETY: forwarded contract.
+        unsafe { self.region_mut().convert(convert) }
+    }
+}
+
 impl AsRef<[u8]> for RawRegion {
     fn as_ref(&self) -> &[u8] {
         // SAFETY: valid, exclusively owned bytes (type invariant); the borrow of `self` bounds the slice's life.

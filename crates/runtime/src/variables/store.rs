@@ -120,6 +120,11 @@ impl<R: AsRef<[u8]> + AsMut<[u8]>> VariableStore<R> {
         self.region
     }
 
+    /// The region itself (for moving it without changing its bytes, see `RawRegion`).
+    pub(crate) fn region_mut(&mut self) -> &mut R {
+        &mut self.region
+    }
+
     /// Bytes available for records: the region length minus the region header.
     pub fn capacity(&self) -> usize {
         self.region.as_ref().len() - REGION_HEADER_SIZE
