@@ -14,6 +14,7 @@ pub mod console;
 pub mod event;
 pub mod exit;
 pub mod image;
+pub mod initrd;
 pub mod memory;
 pub mod misc;
 pub mod pci_io;
