@@ -42,6 +42,8 @@ mod memory;
 mod pci;
 mod ports;
 mod protocols;
+mod variables;
+mod variables_time;
 #[cfg(target_os = "uefi")]
 mod violation;
 
@@ -116,6 +118,7 @@ fn main() -> Status {
     protocols::run(&mut report, &mut out);
     driver::run(&mut report, &mut out);
     pci::run(&mut report, &mut out);
+    variables::run(&mut report, &mut out);
     violation::arm_if_requested(&mut out);
     // Whether or not ExitBootServices succeeded (a failure was reported), the summary goes to COM1.
     let _after = exit::run(&mut report, &mut out);
