@@ -11,6 +11,8 @@
 //!   LocateHandleBuffer, OpenProtocolInformation, ProtocolsPerHandle, a forged handle;
 //! - [`driver`]: a driver binding on the app's own image handle, ConnectController/DisconnectController;
 //! - [`pci`]: the PCI I/O protocol on every function: device paths, config/BAR access, attributes, DMA mapping;
+//! - `variables`: variable services, time, monotonic count, and (after ExitBootServices) SetVirtualAddressMap with
+//!   runtime services called at their new virtual addresses;
 //! - [`exit`]: ExitBootServices with a stale then a fresh map key.
 //!
 //! Each check prints `selftest: <name> ... ok|FAILED (<detail>)` (ConOut before ExitBootServices, COM1 after) and
@@ -42,8 +44,12 @@ mod memory;
 mod pci;
 mod ports;
 mod protocols;
+#[cfg(target_os = "uefi")]
 mod variables;
+#[cfg(target_os = "uefi")]
 mod variables_time;
+#[cfg(target_os = "uefi")]
+mod variables_virtual;
 #[cfg(target_os = "uefi")]
 mod violation;
 
@@ -121,8 +127,11 @@ fn main() -> Status {
     variables::run(&mut report, &mut out);
     violation::arm_if_requested(&mut out);
     // Whether or not ExitBootServices succeeded (a failure was reported), the summary goes to COM1.
-    let _after = exit::run(&mut report, &mut out);
+    let after = exit::run(&mut report, &mut out);
     let mut serial = ports::Serial::new(ports::X86Ports, ports::COM1);
+    if after == exit::After::Exited {
+        variables_virtual::run(&mut report, &mut serial);
+    }
     report.summary(&mut serial);
     finish(&report)
 }

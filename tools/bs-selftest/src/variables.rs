@@ -1,7 +1,8 @@
 //! Variable services checks (UEFI 2.10 §8.2), run before ExitBootServices through the raw runtime-services table:
 //! SetVariable/GetVariable, BUFFER_TOO_SMALL sizes, replacing, APPEND_WRITE, deleting, GetNextVariableName,
 //! QueryVariableInfo, the attribute rules, size limits, and the read-only global variables (§3.3). The time,
-//! monotonic-count and RT-properties checks of the group are in `variables_time.rs`.
+//! monotonic-count and RT-properties checks of the group are in `variables_time.rs`, SetVirtualAddressMap and the
+//! calls in virtual mode (after ExitBootServices) in `variables_virtual.rs`.
 //!
 //! Design: every variable the checks create lives under the app's own vendor GUID [`VENDOR`], is volatile
 //! (`BOOTSERVICE_ACCESS | RUNTIME_ACCESS`) and is deleted by the check that made it, so a run leaves the store as it
@@ -43,12 +44,13 @@ impl Name {
         Name(units)
     }
 
-    fn ptr(&self) -> *const u16 {
+    /// The name's first unit.
+    pub fn as_ptr(&self) -> *const u16 {
         self.0.as_ptr()
     }
 
     /// Whether the NUL-terminated `units` spell this name.
-    fn is(&self, units: &[u16]) -> bool {
+    pub fn is(&self, units: &[u16]) -> bool {
         let len = |u: &[u16]| u.iter().position(|&c| c == 0).unwrap_or(u.len());
         self.0[..len(&self.0)] == units[..len(units)]
     }
@@ -57,7 +59,9 @@ impl Name {
 /// SetVariable through the table.
 pub fn set(name: &Name, vendor: &Guid, attributes: Attr, data: &[u8]) -> Status {
     // SAFETY: a NUL-terminated name, a GUID and `data.len()` readable bytes.
-    unsafe { (runtime().set_variable)(name.ptr(), vendor, attributes, data.len(), data.as_ptr()) }
+    unsafe {
+        (runtime().set_variable)(name.as_ptr(), vendor, attributes, data.len(), data.as_ptr())
+    }
 }
 
 /// GetVariable into `buffer`: the status, the attributes and the size the firmware reported.
@@ -70,8 +74,9 @@ pub fn get(name: &Name, vendor: &Guid, buffer: &mut [u8]) -> (Status, Attr, usiz
         buffer.as_mut_ptr()
     };
     // SAFETY: valid name, GUID and out-pointers; `data` is null or holds `size` writable bytes.
-    let status =
-        unsafe { (runtime().get_variable)(name.ptr(), vendor, &mut attributes, &mut size, data) };
+    let status = unsafe {
+        (runtime().get_variable)(name.as_ptr(), vendor, &mut attributes, &mut size, data)
+    };
     (status, attributes, size)
 }
 
@@ -147,7 +152,7 @@ fn buffer_too_small() -> Outcome {
         // SAFETY: valid name, GUID and out-pointers; Data is deliberately null with a non-zero size.
         let status = unsafe {
             (runtime().get_variable)(
-                a.ptr(),
+                a.as_ptr(),
                 &VENDOR,
                 &mut attributes,
                 &mut size,
@@ -556,4 +561,5 @@ pub fn run(report: &mut Report, out: &mut dyn Write) {
         report.record(out, name, check());
     }
     crate::variables_time::run(report, out);
+    crate::variables_virtual::prepare(report, out);
 }
