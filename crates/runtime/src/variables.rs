@@ -31,6 +31,9 @@
 //!   GetNextVariableName skip them, deleting one is `EFI_NOT_FOUND`, writing its name is `EFI_WRITE_PROTECTED`);
 //!   volatile runtime variables are read-only (`EFI_WRITE_PROTECTED`); new writes need `NON_VOLATILE |
 //!   BOOTSERVICE_ACCESS | RUNTIME_ACCESS`.
+//! - Read-only variables: the firmware creates the variables it owns (`SecureBoot`, `PlatformLangCodes`, ...) with
+//!   [`VariableStore::set_firmware_variable`] and a read-only flag in the record; SetVariable on them (replace,
+//!   append or delete, in either phase) answers `EFI_WRITE_PROTECTED`, after the attribute checks.
 //! - GetNextVariableName enumerates in ascending (vendor GUID bytes, name code units) order. The order depends only on
 //!   the set of keys, so it is stable across rewrites, compaction and serialization.
 

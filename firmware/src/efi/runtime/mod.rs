@@ -37,26 +37,10 @@ pub const RUNTIME_SERVICES_SUPPORTED: u32 = efi::RT_SUPPORTED_GET_TIME
     | efi::RT_SUPPORTED_RESET_SYSTEM
     | efi::RT_SUPPORTED_QUERY_VARIABLE_INFO;
 
-/// The runtime-services table's entries (the header is the caller's): the crate's entry points, which route through
-/// [`RUNTIME`], and this module's SetVirtualAddressMap and ConvertPointer. None is ever null.
+/// The runtime-services table: the crate's entry points, which route through [`RUNTIME`], and this module's
+/// SetVirtualAddressMap and ConvertPointer. None is ever null.
 pub fn table(hdr: TableHeader) -> RuntimeServices {
-    RuntimeServices {
-        hdr,
-        get_time: entry::get_time,
-        set_time: entry::set_time,
-        get_wakeup_time: entry::get_wakeup_time,
-        set_wakeup_time: entry::set_wakeup_time,
-        set_virtual_address_map: svam::set_virtual_address_map,
-        convert_pointer: svam::convert_pointer,
-        get_variable: entry::get_variable,
-        get_next_variable_name: entry::get_next_variable_name,
-        set_variable: entry::set_variable,
-        get_next_high_mono_count: entry::get_next_high_mono_count,
-        reset_system: entry::reset_system,
-        update_capsule: entry::update_capsule,
-        query_capsule_capabilities: entry::query_capsule_capabilities,
-        query_variable_info: entry::query_variable_info,
-    }
+    entry::table(hdr, svam::set_virtual_address_map, svam::convert_pointer)
 }
 
 /// Brings the runtime services up (after the system table exists): the variable store in runtime-services data,
