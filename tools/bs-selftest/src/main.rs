@@ -11,6 +11,9 @@
 //!   LocateHandleBuffer, OpenProtocolInformation, ProtocolsPerHandle, a forged handle;
 //! - [`driver`]: a driver binding on the app's own image handle, ConnectController/DisconnectController;
 //! - [`pci`]: the PCI I/O protocol on every function: device paths, config/BAR access, attributes, DMA mapping;
+//! - [`blockio`]: Block I/O on the virtio-blk disks the load options describe;
+//! - [`console`]: Simple Text Output/Input (Ex), the console's device path, the device path protocols, and keys
+//!   typed on the serial line when the load options ask (`console-keys`);
 //! - `variables`: variable services, time, monotonic count, and (after ExitBootServices) SetVirtualAddressMap with
 //!   runtime services called at their new virtual addresses;
 //! - [`exit`]: ExitBootServices with a stale then a fresh map key.
@@ -35,6 +38,8 @@
 #[macro_use]
 mod report;
 
+mod blockio;
+mod console;
 mod crc;
 mod driver;
 mod events;
@@ -125,6 +130,8 @@ fn main() -> Status {
     driver::run(&mut report, &mut out);
     pci::run(&mut report, &mut out);
     variables::run(&mut report, &mut out);
+    blockio::run(&mut report, &mut out);
+    console::run(&mut report, &mut out);
     violation::arm_if_requested(&mut out);
     // Whether or not ExitBootServices succeeded (a failure was reported), the summary goes to COM1.
     let after = exit::run(&mut report, &mut out);
