@@ -11,6 +11,8 @@
 //! | `SecureBoot`             | BS RT, r/o   | 0: Secure Boot is not enforced                                 |
 //! | `SetupMode`              | BS RT, r/o   | 1: no Platform Key is enrolled (the spec's definition)         |
 //! | `Timeout`                | NV BS RT     | 0 seconds, unless already set                                  |
+//! | `ConIn`, `ConOut`, `ErrOut` | NV BS RT  | the device path of the console handle (COM1 terminal)          |
+//! | `ConInDev`, `ConOutDev`, `ErrOutDev` | BS RT, r/o | the same path: the one console device there is  |
 //!
 //! "r/o" variables are read-only: SetVariable answers `EFI_WRITE_PROTECTED`. `NV` variables live in the same
 //! volatile store as the others for now (persistence is a later step), so a change lasts until reset.
@@ -26,6 +28,9 @@ use r_efi::efi::{
 };
 
 use super::backend::NATIVE;
+use crate::efi::protocol::Lock;
+use boot_services::protocol::DatabaseLock;
+use r_efi::protocols::device_path;
 
 /// The platform's language (RFC 4646).
 const LANGUAGE: &[u8] = b"en-US\0";
@@ -109,6 +114,34 @@ pub fn publish() -> Result<(), Status> {
     set_firmware_variable("SetupMode", g, BS | RT, &[1], true)?;
     if read_variable("Timeout", g).is_err() {
         set_firmware_variable("Timeout", g, NV | BS | RT, &0u16.to_le_bytes(), false)?;
+    }
+    publish_console()
+}
+
+/// Publishes the console variables when the console handle in the system table has a device path (none is
+/// published otherwise).
+fn publish_console() -> Result<(), Status> {
+    let st = crate::efi::system_table::system_table();
+    // SAFETY: the live system table; the console handle was set by the console's installation.
+    let handle = unsafe { (*st).console_out_handle };
+    if handle.is_null() {
+        return Ok(());
+    }
+    let interface = DatabaseLock::with(&Lock, |db| {
+        db.handle_protocol(handle, &device_path::PROTOCOL_GUID)
+    });
+    let Some(path) = interface
+        .ok()
+        .and_then(|i| crate::efi::protocol::device_path_bytes(i as *const u8))
+    else {
+        return Ok(());
+    };
+    let g = &GLOBAL_VARIABLE;
+    for name in ["ConIn", "ConOut", "ErrOut"] {
+        set_firmware_variable(name, g, NV | BS | RT, &path, false)?;
+    }
+    for name in ["ConInDev", "ConOutDev", "ErrOutDev"] {
+        set_firmware_variable(name, g, BS | RT, &path, true)?;
     }
     Ok(())
 }
