@@ -30,6 +30,7 @@ pub fn start_boot_services(
     let core = image::init_core_image(start, end - start)?;
     console::install()?;
     device_path::install()?;
+    crate::efi::runtime::init()?;
     if let Some(acpi) = acpi {
         let guid = if acpi.info.revision >= 2 {
             efi::ACPI_20_TABLE_GUID

@@ -13,12 +13,14 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 use boot_manager::device_path::{SUBTYPE_END_ENTIRE, SUBTYPE_VENDOR_MEDIA, TYPE_END, TYPE_MEDIA};
 use boot_manager::refresh::KERNEL_LOADER_GUID;
 use boot_manager::status::Name;
+use boot_services::protocol::DatabaseLock;
 use qemu::fw_cfg::FwCfg;
-use r_efi::efi::{self, Status};
-use r_efi::protocols::{device_path, load_file};
+use r_efi::efi::{self, Handle, Status};
+use r_efi::protocols::{device_path, load_file, load_file2};
 
 use crate::arch::io::X86PortIo;
-use crate::efi::protocol::services;
+use crate::efi::initrd;
+use crate::efi::protocol::{services, Lock};
 
 /// fw_cfg items of `-kernel` and `-append` (QEMU docs/specs/fw_cfg.txt, "selector keys").
 const FW_CFG_KERNEL_SIZE: u16 = 0x08;
@@ -119,6 +121,31 @@ pub fn install(fw_cfg: &mut FwCfg<X86PortIo>) -> Option<Kernel> {
     Some(Kernel {
         command_line: command_line(fw_cfg),
     })
+}
+
+/// Offers QEMU's `-initrd` (LoadFile2 on the Linux initrd media path, `efi::initrd`) to the `-kernel` image about
+/// to start; returns the handle, `None` without `-initrd` or when it could not be installed (logged).
+pub fn offer_initrd(fw_cfg: Option<&mut FwCfg<X86PortIo>>) -> Option<Handle> {
+    match fw_cfg.map_or(Ok(None), initrd::install) {
+        Ok(handle) => handle,
+        Err(status) => {
+            log::error!(target: "boot", "-initrd: not offered to the image: {}", Name(status));
+            None
+        }
+    }
+}
+
+/// Takes the `-initrd` handle's protocols back after the `-kernel` image returned, so that a loader tried next
+/// (a UKI or systemd-boot installs its own initrd LoadFile2 on the same device path) can offer its own.
+pub fn withdraw_initrd(handle: Handle) {
+    for guid in [load_file2::PROTOCOL_GUID, device_path::PROTOCOL_GUID] {
+        let Ok(interface) = Lock.with(|db| db.handle_protocol(handle, &guid)) else {
+            continue;
+        };
+        if let Err(status) = services().uninstall_protocol_interface(handle, guid, interface) {
+            log::warn!(target: "boot", "-initrd: protocol not withdrawn: {}", Name(status));
+        }
+    }
 }
 
 /// `EFI_LOAD_FILE_PROTOCOL.LoadFile()` for the `-kernel` file. `FilePath` must be the end node (the device holds

@@ -1,7 +1,8 @@
 //! The boot manager (UEFI 2.10 chapter 3): from a connected machine to a running OS loader.
 //!
 //! On every boot, after `drivers::connect_all`:
-//! 1. QEMU's `-kernel`, when given, becomes a LoadFile device ([`kernel`]);
+//! 1. QEMU's `-kernel`, when given, becomes a LoadFile device ([`kernel`]); its `-initrd` is offered (LoadFile2,
+//!    `efi::initrd`) only while the `-kernel` option is tried;
 //! 2. the bootable devices are found: every Simple File System, every disk without one ([`devices`]);
 //! 3. `Boot####` options are created or refreshed for them (the `-kernel` option first), `BootOrder` is put in
 //!    QEMU's `bootorder` order (the `bootindex=` devices first), `BootNext` is consumed ([`options`]);
@@ -26,6 +27,7 @@ mod wait;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use boot_manager::refresh::is_kernel_path;
 use boot_manager::variables::boot_option_name;
 use qemu::bootorder::{parse_bootorder, BootOrderFile, BOOTORDER_FILE};
 use qemu::fw_cfg::FwCfg;
@@ -84,7 +86,14 @@ pub fn boot(core: Handle, mut fw_cfg: Option<&mut FwCfg<X86PortIo>>) -> ! {
         let Some(option) = plan.options.get(&number) else {
             continue;
         };
+        let is_kernel = option.path().is_ok_and(|p| is_kernel_path(&p));
+        let initrd = is_kernel
+            .then(|| kernel::offer_initrd(fw_cfg.as_deref_mut()))
+            .flatten();
         let why = attempt::attempt(core, number, option, &devices.file_systems);
+        if let Some(handle) = initrd {
+            kernel::withdraw_initrd(handle);
+        }
         tried.push((number, why));
     }
     nothing_booted(&plan, &tried)

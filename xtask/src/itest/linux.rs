@@ -330,6 +330,12 @@ pub const TESTS: &[(&str, super::TestFn)] = &[
     ("linux_direct_reference_ovmf", |c| {
         on_ovmf(c, BootPath::Direct)
     }),
+    ("linux_direct_q35", |c| {
+        on_vmfw(c, Machine::Q35, BootPath::Direct)
+    }),
+    ("linux_direct_pc", |c| {
+        on_vmfw(c, Machine::Pc, BootPath::Direct)
+    }),
     ("linux_uki_q35", |c| on_vmfw(c, Machine::Q35, BootPath::Uki)),
     ("linux_uki_pc", |c| on_vmfw(c, Machine::Pc, BootPath::Uki)),
     ("linux_uki_pc_with_boot_menu_timeout", |c| {

@@ -85,7 +85,10 @@ fn drop_handle(handle: *mut FileHandle) {
 /// The current RTC time as a FAT time (1980-01-01 if the RTC reads outside FAT's range).
 fn now() -> DateTime {
     let mut t = efi::Time::default();
-    crate::efi::runtime::get_time(&mut t, core::ptr::null_mut());
+    let st = crate::efi::system_table::system_table();
+    // SAFETY: the system table and its runtime services table are the firmware's own, valid while boot services
+    // run (file writes happen only then); GetTime writes `t` only.
+    unsafe { ((*(*st).runtime_services).get_time)(&mut t, core::ptr::null_mut()) };
     let fat = storage::sfs::info::efi_to_fat(&storage::sfs::info::Time {
         year: t.year,
         month: t.month,
