@@ -1,5 +1,6 @@
 //! The boot options of this boot: `Boot####` variables refreshed for the devices present, `BootOrder` after QEMU's
-//! bootorder file, `BootNext` consumed, `BootOptionSupport` and `Timeout` set (UEFI 2.10 sections 3.1 and 3.3).
+//! bootorder file, `BootNext` consumed, `Timeout` set (UEFI 2.10 sections 3.1 and 3.3; `BootOptionSupport` is
+//! published read-only by the runtime).
 //! The decisions are `boot_manager`'s (host-tested); this file reads and writes the variables and logs.
 
 use alloc::collections::BTreeMap;
@@ -10,7 +11,7 @@ use boot_manager::device_path::{Node, Text};
 use boot_manager::load_option::LoadOption;
 use boot_manager::refresh::{device_option, kernel_option, refresh};
 use boot_manager::sequence::sequence;
-use boot_manager::variables::{self as names, BS_RT, NV_BS_RT};
+use boot_manager::variables::{self as names, NV_BS_RT};
 use boot_manager::{qemu_order, variables::Wait};
 use qemu::bootorder::BootOrderFile;
 
@@ -140,8 +141,8 @@ pub fn prepare(
             variables::warn_failed(names::BOOT_NEXT, "not deleted", status);
         }
     }
-    // No Key#### hot keys and no menu to launch application-category options from.
-    write(names::BOOT_OPTION_SUPPORT, BS_RT, &0u32.to_le_bytes());
+    // BootOptionSupport is published read-only by the runtime (`efi::runtime::globals`) as 0, which is what this
+    // boot manager supports: no Key#### hot keys, no menu to launch application-category options from.
     if let Some(ms) = menu_wait_ms {
         let seconds = names::timeout_from_menu_wait(ms);
         write(names::TIMEOUT, NV_BS_RT, &seconds.to_le_bytes());
