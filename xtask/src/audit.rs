@@ -5,8 +5,7 @@
 //!
 //! `--firmware` is `vmfw` (built first), `ovmf` (Debian's OVMF with a fresh copy of its variable store) or the
 //! path of a flash image given to QEMU with `-bios`. `--kernel` hands the app over with QEMU `-kernel` instead of
-//! the ESP (a development aid for firmware that cannot boot from virtio-blk yet); vmfw gets it that way by
-//! default until its boot manager boots from the ESP ([`VMFW_BOOT`]).
+//! the ESP (a development aid for firmware that cannot boot from virtio-blk).
 
 mod devices;
 mod runner;
@@ -137,11 +136,7 @@ pub fn command(firmware: &str, machine: Machine, kernel: bool) -> Result<(), Str
         Machine::Q35 => format!("{name}.json"),
         other => format!("{name}-{}.json", other.name()),
     };
-    let boot = if kernel || (firmware == "vmfw" && VMFW_BOOT == Boot::Kernel) {
-        Boot::Kernel
-    } else {
-        Boot::Esp
-    };
+    let boot = if kernel { Boot::Kernel } else { Boot::Esp };
     eprintln!(
         "auditing {name} on {} ({boot:?} boot); console follows",
         machine.name()
@@ -219,16 +214,12 @@ pub fn looked_everywhere(report: &Value) -> Result<(), String> {
     Ok(())
 }
 
-/// How vmfw gets the app (in the integration tests and by default in `cargo xtask audit --firmware vmfw`):
-/// `-kernel` until vmfw's boot manager loads `\EFI\BOOT\BOOTX64.EFI` from virtio-blk, then the ESP.
-const VMFW_BOOT: Boot = Boot::Kernel;
-
 fn on_vmfw(ctx: &Ctx, machine: Machine) -> Result<(), String> {
     let dir = ctx.scratch.join(format!("audit-vmfw-{}", machine.name()));
     let audited = audit(
         &Firmware::Bios(ctx.image.clone()),
         machine,
-        VMFW_BOOT,
+        Boot::Esp,
         &dir,
         false,
     )?;
