@@ -22,6 +22,8 @@ use crate::qemu::{Firmware, Machine, Qemu};
 
 /// The package of the app.
 pub const APP_PACKAGE: &str = "handoff-audit";
+/// The Component Name 2 driver name of vmfw's virtio-blk driver (`firmware/src/drivers/virtio_blk/binding.rs`).
+pub const VMFW_VIRTIO_BLK_DRIVER: &str = "vmfw virtio-blk driver";
 /// Guest RAM: large enough for every firmware, small enough that filling it under TCG takes seconds.
 pub const MEMORY_MIB: u64 = 512;
 /// Generous; only fails a hang (the app itself gives up waiting for the runner after 120 s).
@@ -225,7 +227,12 @@ fn on_vmfw(ctx: &Ctx, machine: Machine) -> Result<(), String> {
     )?;
     let explain = |why: String| format!("{why}\n{}\n$ {}", audited.render(), audited.command_line);
     looked_everywhere(&audited.report).map_err(explain)?;
-    driven_by(&audited.report, "virtio-blk", Named::Any).map_err(explain)?;
+    driven_by(
+        &audited.report,
+        "virtio-blk",
+        Named::Exactly(VMFW_VIRTIO_BLK_DRIVER),
+    )
+    .map_err(explain)?;
     if audited.outcome() != "clean" {
         return Err(explain(format!(
             "vmfw's handoff is not clean: {}",
@@ -261,8 +268,6 @@ fn catches_a_leak(ctx: &Ctx) -> Result<(), String> {
 /// What [`driven_by`] requires of the drivers' names.
 #[derive(Clone, Copy, Debug)]
 pub enum Named<'a> {
-    /// Nothing (the firmware's drivers may lack Component Name 2).
-    Any,
     /// At least one driver has a name.
     Some,
     /// One driver has this name.
@@ -290,7 +295,6 @@ pub fn driven_by(report: &Value, kind: &str, named: Named) -> Result<(), String>
         .filter_map(|driver| driver["name"].as_str())
         .collect();
     let ok = match named {
-        Named::Any => true,
         Named::Some => !names.is_empty(),
         Named::Exactly(want) => names.contains(&want),
     };
@@ -414,22 +418,25 @@ mod tests {
         let named = r#"{"status":"driven","drivers":[{"agent":"0x1","name":"Virtio PCI Driver"}]}"#;
         let anonymous = r#"{"status":"driven","drivers":[{"agent":"0x1","name":null}]}"#;
         let r = report(named, "true");
-        assert_eq!(driven_by(&r, "virtio-blk", Named::Any), Ok(()));
         assert_eq!(driven_by(&r, "virtio-blk", Named::Some), Ok(()));
         assert_eq!(
             driven_by(&r, "virtio-blk", Named::Exactly("Virtio PCI Driver")),
             Ok(())
         );
         assert!(driven_by(&r, "virtio-blk", Named::Exactly("other")).is_err());
-        assert!(driven_by(&r, "virtio-net", Named::Any)
+        assert!(driven_by(&r, "virtio-net", Named::Some)
             .unwrap_err()
             .contains("not reported driven"));
-        assert!(driven_by(&r, "nvme", Named::Any).is_err());
+        assert!(driven_by(&r, "nvme", Named::Some).is_err());
         let r = report(anonymous, "true");
-        assert_eq!(driven_by(&r, "virtio-blk", Named::Any), Ok(()));
-        assert!(driven_by(&r, "virtio-blk", Named::Some).is_err());
+        assert!(driven_by(&r, "virtio-blk", Named::Some)
+            .unwrap_err()
+            .contains("named []"));
+        assert!(driven_by(&r, "virtio-blk", Named::Exactly("Virtio PCI Driver")).is_err());
         let r = report(r#"{"status":"unknown","drivers":[]}"#, "null");
-        assert!(driven_by(&r, "virtio-blk", Named::Any).is_err());
+        assert!(driven_by(&r, "virtio-blk", Named::Some)
+            .unwrap_err()
+            .contains("not reported driven"));
     }
 
     #[test]

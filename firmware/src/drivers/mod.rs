@@ -1,11 +1,13 @@
 //! The firmware's own UEFI drivers (UEFI 2.10 section 11, "Protocols — UEFI Driver Model").
 //!
-//! Each driver installs an `EFI_DRIVER_BINDING_PROTOCOL` on its own image handle and does its work only from
+//! Each driver installs an `EFI_DRIVER_BINDING_PROTOCOL` on its own handle and does its work only from
 //! `Start()`; `Stop()` undoes all of it. The boot manager then connects every controller recursively, which
 //! is how a PCI function becomes a block device, partitions and a file system. A driver that can do DMA
 //! registers its exit-boot-services quiesce in `Start()` and removes it in `Stop()`
-//! (see `docs/boot-services.md`).
+//! (see `docs/boot-services.md`). Each driver also installs `EFI_COMPONENT_NAME2_PROTOCOL` on its binding handle
+//! (UEFI 2.10 section 11.5, [`component_name`]), so tools can name it and the controllers it manages.
 
+mod component_name;
 mod disk_io;
 mod fat;
 mod partition;

@@ -19,7 +19,7 @@
 mod bad;
 mod checks;
 mod files;
-mod raw;
+pub(crate) mod raw;
 
 use core::ffi::c_void;
 use core::fmt::Write;

@@ -15,6 +15,7 @@
 //! - [`console`]: Simple Text Output/Input (Ex), the console's device path, the device path protocols, and keys
 //!   typed on the serial line when the load options ask (`console-keys`);
 //! - [`fs`]: partitions, Partition Info and the FAT file system on test disks (only with `-append fs`/`fs-bad`);
+//! - [`component_name`]: Component Name 2 of every driver, and the names of the controllers they manage;
 //! - `variables`: variable services, time, monotonic count, and (after ExitBootServices) SetVirtualAddressMap with
 //!   runtime services called at their new virtual addresses;
 //! - [`exit`]: ExitBootServices with a stale then a fresh map key.
@@ -40,6 +41,7 @@
 mod report;
 
 mod blockio;
+mod component_name;
 mod console;
 mod crc;
 mod driver;
@@ -135,6 +137,7 @@ fn main() -> Status {
     blockio::run(&mut report, &mut out);
     console::run(&mut report, &mut out);
     fs::run(&mut report, &mut out);
+    component_name::run(&mut report, &mut out);
     violation::arm_if_requested(&mut out);
     // Whether or not ExitBootServices succeeded (a failure was reported), the summary goes to COM1.
     let after = exit::run(&mut report, &mut out);

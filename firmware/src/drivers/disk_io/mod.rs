@@ -29,6 +29,8 @@ use r_efi::protocols::{block_io, device_path, disk_io, driver_binding};
 use binding::{agent_of, close, install_binding, open, BindingFns, Registry};
 use device::BlockIoDevice;
 
+use crate::drivers::component_name::{self, ucs2_name, ControllerName};
+
 const LOG: &str = "drivers::disk_io";
 /// Driver Binding `Version` (above the partition and FAT drivers', so it starts first on a new block device).
 const VERSION: u32 = 0x30;
@@ -39,13 +41,15 @@ struct Instance {
     protocol: disk_io::Protocol,
     block_io: *mut block_io::Protocol,
     controller: Handle,
+    /// Component Name 2 controller name: `Disk I/O on <device path>`.
+    name: ControllerName,
 }
 
 static INSTANCES: Registry<Instance> = Registry::new();
 
-/// Installs the Disk I/O driver's binding (image handle `core`).
+/// Installs the Disk I/O driver's binding (image handle `core`) and its Component Name 2.
 pub fn install(core: Handle) -> Result<(), Status> {
-    install_binding(
+    let handle = install_binding(
         core,
         VERSION,
         BindingFns {
@@ -53,8 +57,20 @@ pub fn install(core: Handle) -> Result<(), Status> {
             start,
             stop,
         },
-    )
-    .map(|_| ())
+    )?;
+    component_name::install(handle, ucs2_name!("vmfw Disk I/O driver"), component_name)
+}
+
+/// Component Name 2 `GetControllerName()` (see `drivers::component_name`): the name of a Block I/O handle this
+/// driver started on; `None` for any other, or with a `child` (the driver creates none).
+fn component_name(controller: Handle, child: Option<Handle>) -> Option<*const u16> {
+    if child.is_some() {
+        return None;
+    }
+    // SAFETY: registered instances are live (removed from the registry before they are freed).
+    let instance = INSTANCES.find(|p| unsafe { (*p).controller } == controller)?;
+    // SAFETY: as above; the name lives as long as its instance.
+    Some(unsafe { (*instance).name.as_ptr() })
 }
 
 extern "efiapi" fn supported(
@@ -108,6 +124,10 @@ extern "efiapi" fn start(
         },
         block_io: bio,
         controller,
+        name: ControllerName::new(&alloc::format!(
+            "Disk I/O on {}",
+            binding::describe(controller, agent)
+        )),
     }));
     INSTANCES.add(instance);
     let interface = instance as *mut c_void;

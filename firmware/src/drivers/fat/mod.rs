@@ -25,9 +25,10 @@ use r_efi::efi::{self, Handle, Status};
 use r_efi::protocols::{
     block_io, device_path, disk_io, driver_binding, file as efi_file, simple_file_system,
 };
-use storage::fat::FatFs;
+use storage::fat::{FatFs, FatType};
 use storage::sfs::Volume;
 
+use crate::drivers::component_name::{self, ucs2_name, ControllerName};
 use crate::drivers::disk_io::binding::{
     agent_of, close, describe, has_protocol, install_binding, open, BindingFns, Registry, TplCell,
 };
@@ -54,14 +55,16 @@ pub struct VolumeInstance {
     pub mounted: core::cell::Cell<bool>,
     /// The device path text, for log lines.
     pub name: String,
+    /// Component Name 2 controller name: `FAT32 file system on <device path>` (FAT12/16/32).
+    component_name: ControllerName,
 }
 
 /// Every volume instance not yet freed.
 pub static VOLUMES: Registry<VolumeInstance> = Registry::new();
 
-/// Installs the FAT driver's binding (image handle `core`).
+/// Installs the FAT driver's binding (image handle `core`) and its Component Name 2.
 pub fn install(core: Handle) -> Result<(), Status> {
-    install_binding(
+    let handle = install_binding(
         core,
         VERSION,
         BindingFns {
@@ -69,8 +72,26 @@ pub fn install(core: Handle) -> Result<(), Status> {
             start,
             stop,
         },
+    )?;
+    component_name::install(
+        handle,
+        ucs2_name!("vmfw FAT file system driver"),
+        component_name,
     )
-    .map(|_| ())
+}
+
+/// Component Name 2 `GetControllerName()` (see `drivers::component_name`): the name of the volume mounted on
+/// `controller`; `None` when none is (a stopped volume whose files are still open does not count), or with a
+/// `child` (the driver creates none).
+fn component_name(controller: Handle, child: Option<Handle>) -> Option<*const u16> {
+    if child.is_some() {
+        return None;
+    }
+    // SAFETY: registered instances are live (unregistered before they are freed).
+    let volume =
+        VOLUMES.find(|v| unsafe { (*v).controller == controller && (*v).mounted.get() })?;
+    // SAFETY: as above; the name lives as long as the instance.
+    Some(unsafe { (*volume).component_name.as_ptr() })
 }
 
 extern "efiapi" fn supported(
@@ -155,6 +176,11 @@ fn mount(
             return Err(Status::UNSUPPORTED);
         }
     };
+    let fat_type = match fs.fat_type() {
+        FatType::Fat12 => "FAT12",
+        FatType::Fat16 => "FAT16",
+        FatType::Fat32 => "FAT32",
+    };
     log::info!(target: LOG, "{name}: {:?} volume, {} clusters of {} bytes{}", fs.fat_type(),
         fs.bpb().cluster_count, fs.bpb().cluster_bytes(), if read_only { ", read-only" } else { "" });
     let instance = Box::into_raw(Box::new(VolumeInstance {
@@ -167,6 +193,7 @@ fn mount(
         open_files: core::cell::Cell::new(0),
         mounted: core::cell::Cell::new(true),
         name: name.into(),
+        component_name: ControllerName::new(&alloc::format!("{fat_type} file system on {name}")),
     }));
     VOLUMES.add(instance);
     if let Err(e) = services().install_protocol_interface(

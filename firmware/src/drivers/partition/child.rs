@@ -16,6 +16,7 @@ use r_efi::protocols::{block_io, partition_info};
 use storage::block::check_transfer;
 use storage::partition::{Partition, PartitionFormat, PartitionRecord};
 
+use crate::drivers::component_name::ControllerName;
 use crate::drivers::disk_io::binding::Registry;
 use crate::drivers::disk_io::device::media_of;
 
@@ -50,6 +51,8 @@ pub struct Child {
     pub start: u64,
     /// EFI system partition.
     pub is_esp: bool,
+    /// Component Name 2 name of the child: `partition N of <parent device path>` (`EFI system partition N ...`).
+    pub name: ControllerName,
 }
 
 /// Every live child.
@@ -73,12 +76,14 @@ fn child_media(parent: &block_io::Media, revision: u64, start: u64, size: u64) -
     }
 }
 
-/// Builds (not yet installs) the child for `part` of the parent whose Block I/O is `parent_bio` and device path
-/// `parent_path`. Errors: `INVALID_PARAMETER` for an unusable parent Block I/O.
+/// Builds (not yet installs) the child for `part` of the parent whose Block I/O is `parent_bio`, device path
+/// `parent_path` and name (device path text) `parent_name`. Errors: `INVALID_PARAMETER` for an unusable parent
+/// Block I/O.
 pub fn new_child(
     parent: Handle,
     parent_bio: *mut block_io::Protocol,
     parent_path: &[u8],
+    parent_name: &str,
     part: &Partition,
 ) -> Result<Child, Status> {
     media_of(parent_bio)?;
@@ -132,6 +137,15 @@ pub fn new_child(
         handle: core::ptr::null_mut(),
         start: node.partition_start,
         is_esp: part.is_esp,
+        name: ControllerName::new(&alloc::format!(
+            "{} {} of {parent_name}",
+            if part.is_esp {
+                "EFI system partition"
+            } else {
+                "partition"
+            },
+            node.partition_number
+        )),
     })
 }
 

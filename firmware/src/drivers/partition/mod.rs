@@ -23,10 +23,11 @@ use alloc::vec::Vec;
 use core::ffi::c_void;
 
 use r_efi::efi::{self, Handle, Status};
-use r_efi::protocols::{block_io, device_path, disk_io, driver_binding};
+use r_efi::protocols::{block_io, device_path, disk_io, driver_binding, partition_info};
 use storage::partition::gpt::HeaderSource;
 use storage::partition::{read_partition_table, PartitionError, PartitionTable};
 
+use crate::drivers::component_name::{self, ucs2_name};
 use crate::drivers::disk_io::binding::{
     agent_of, close, describe, device_path_of, install_binding, open, BindingFns,
 };
@@ -40,9 +41,9 @@ const LOG: &str = "drivers::partition";
 /// system on the whole disk.
 const VERSION: u32 = 0x20;
 
-/// Installs the partition driver's binding (image handle `core`).
+/// Installs the partition driver's binding (image handle `core`) and its Component Name 2.
 pub fn install(core: Handle) -> Result<(), Status> {
-    install_binding(
+    let handle = install_binding(
         core,
         VERSION,
         BindingFns {
@@ -50,8 +51,39 @@ pub fn install(core: Handle) -> Result<(), Status> {
             start,
             stop,
         },
+    )?;
+    component_name::install(
+        handle,
+        ucs2_name!("vmfw partition driver (GPT, MBR)"),
+        component_name,
     )
-    .map(|_| ())
+}
+
+/// Component Name 2 `GetControllerName()` (see `drivers::component_name`). The driver manages a disk exactly
+/// while it has children on it (Start closes Disk I/O again when it installs none): the disk is named by its
+/// table, a child by its number and the disk's device path text. `None` for a disk without our children, or a
+/// `child` that is not ours on that disk.
+fn component_name(controller: Handle, child: Option<Handle>) -> Option<*const u16> {
+    match child {
+        Some(handle) => {
+            // SAFETY: registered children are live (unregistered before they are freed).
+            let found =
+                CHILDREN.find(|c| unsafe { (*c).handle == handle && (*c).parent == controller })?;
+            // SAFETY: as above; the name lives as long as the child.
+            Some(unsafe { (*found).name.as_ptr() })
+        }
+        None => {
+            // SAFETY: as above.
+            let any = CHILDREN.find(|c| unsafe { (*c).parent == controller })?;
+            // SAFETY: as above; only the plain `type` field is read.
+            let gpt = unsafe { (*any).info.r#type } == partition_info::TYPE_GPT;
+            Some(if gpt {
+                ucs2_name!("disk with a GPT partition table").as_ptr()
+            } else {
+                ucs2_name!("disk with an MBR partition table").as_ptr()
+            })
+        }
+    }
 }
 
 fn get_protocol(controller: Handle, guid: efi::Guid, agent: Handle) -> Result<*mut c_void, Status> {
@@ -193,7 +225,7 @@ extern "efiapi" fn start(
     };
     let mut installed = 0;
     for part in table.partitions() {
-        match install_child(controller, agent, bio, &path, &part) {
+        match install_child(controller, agent, bio, (&path, &name), &part) {
             Ok(handle) => {
                 installed += 1;
                 log::info!(target: LOG, "{name}: partition {} at LBA {:#x}, {:#x} blocks{} on {handle:p}",
@@ -213,14 +245,21 @@ extern "efiapi" fn start(
 }
 
 /// Installs one child and opens the parent's Disk I/O for it `BY_CHILD_CONTROLLER`; returns its handle.
+/// `(parent_path, parent_name)` are the disk's device path and its text.
 fn install_child(
     parent: Handle,
     agent: Handle,
     bio: *mut block_io::Protocol,
-    parent_path: &[u8],
+    (parent_path, parent_name): (&[u8], &str),
     part: &storage::partition::Partition,
 ) -> Result<Handle, Status> {
-    let child = Box::into_raw(Box::new(child::new_child(parent, bio, parent_path, part)?));
+    let child = Box::into_raw(Box::new(child::new_child(
+        parent,
+        bio,
+        parent_path,
+        parent_name,
+        part,
+    )?));
     CHILDREN.add(child);
     let pairs = child::protocols(child);
     let handle = match services().install_multiple_protocol_interfaces(None, &pairs) {

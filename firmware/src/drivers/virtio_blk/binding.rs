@@ -17,6 +17,7 @@ use virtio::pci::VIRTIO_VENDOR_ID;
 
 use super::pci::PciIo;
 use super::{controller, LOG};
+use crate::drivers::component_name::{self, ucs2_name};
 use crate::efi::protocol::services;
 
 /// Device id of a transitional virtio block device (virtio 1.2 §4.1.2.1).
@@ -27,7 +28,8 @@ pub const MODERN_BLOCK: u16 = 0x1042;
 /// The installed binding (null before `install`).
 static BINDING: AtomicPtr<driver_binding::Protocol> = AtomicPtr::new(core::ptr::null_mut());
 
-/// Installs the binding on a new handle, with `image` (the firmware core) as its image handle.
+/// Installs the binding on a new handle, with `image` (the firmware core) as its image handle, and Component
+/// Name 2 ("vmfw virtio-blk driver") on the same handle.
 ///
 /// Errors: the status of InstallProtocolInterface.
 pub fn install(image: Handle) -> Result<(), Status> {
@@ -46,6 +48,11 @@ pub fn install(image: Handle) -> Result<(), Status> {
     )?;
     binding.driver_binding_handle = handle;
     BINDING.store(binding, Ordering::Release);
+    component_name::install(
+        handle,
+        ucs2_name!("vmfw virtio-blk driver"),
+        controller::component_name,
+    )?;
     log::debug!(target: LOG, "driver binding on handle {handle:p}");
     Ok(())
 }

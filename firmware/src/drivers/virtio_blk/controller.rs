@@ -27,6 +27,7 @@ use virtio::{Transport, TransportKind};
 use super::dma::{CommonBuffer, DmaWindow};
 use super::pci::PciIo;
 use super::{block_io as bio, quiesce, LOG};
+use crate::drivers::component_name::ControllerName;
 use crate::efi::protocol::services;
 use crate::efi::state::{events, Global};
 
@@ -59,6 +60,8 @@ pub struct Controller {
     pub device: RefCell<Device>,
     /// Human-readable name, e.g. `virtio-blk 00:04.0`.
     pub name: alloc::string::String,
+    /// The Component Name 2 controller name, e.g. `virtio-blk disk 00:04.0`.
+    component_name: ControllerName,
     attributes_before: u64,
     buffer: Option<CommonBuffer>,
     quiesce: Option<QuiesceToken>,
@@ -85,6 +88,16 @@ fn by_handle(handle: Handle) -> Option<*mut Controller> {
     })
 }
 
+/// Component Name 2 `GetControllerName()` of the driver (see `drivers::component_name`): the name of the live
+/// controller on `handle`; `None` when the driver does not manage `handle`, or for any `child` (it creates none).
+pub fn component_name(handle: Handle, child: Option<Handle>) -> Option<*const u16> {
+    if child.is_some() {
+        return None;
+    }
+    // SAFETY: a registered controller is live until Stop unregisters it; its name buffer lives as long.
+    by_handle(handle).map(|c| unsafe { (*c).component_name.as_ptr() })
+}
+
 /// Disables bus mastering of a device that did not acknowledge a reset (it might still be writing memory).
 pub fn cut_bus_master(pci: &PciIo, name: &str) {
     log::error!(target: LOG, "{name}: reset not acknowledged: disabling bus mastering");
@@ -99,7 +112,7 @@ pub fn cut_bus_master(pci: &PciIo, name: &str) {
 /// Start() after PCI I/O was opened: builds, registers and publishes the controller (order in the module notes).
 /// On error everything done so far is undone; the caller closes PCI I/O.
 pub fn start(handle: Handle, pci: PciIo) -> Result<(), Status> {
-    let name = location(&pci);
+    let (name, component_name) = names(&pci);
     let attributes_before = pci.attributes(pci_io::ATTRIBUTE_OPERATION_GET, 0)?;
     let supported = pci.attributes(pci_io::ATTRIBUTE_OPERATION_SUPPORTED, 0)?;
     let bar_sizes = core::array::from_fn(|bar| pci.bar_size(bar as u8));
@@ -156,6 +169,7 @@ pub fn start(handle: Handle, pci: PciIo) -> Result<(), Status> {
         status_register,
         device: RefCell::new(device),
         name,
+        component_name,
         attributes_before,
         buffer: Some(buffer),
         quiesce: None,
@@ -241,10 +255,15 @@ fn teardown(raw: *mut Controller) {
     log::info!(target: LOG, "{}: stopped", c.name);
 }
 
-/// `virtio-blk BB:DD.F` from GetLocation (just `virtio-blk` if it fails).
-fn location(pci: &PciIo) -> alloc::string::String {
-    match pci.location() {
-        Ok((bus, device, function)) => format!("virtio-blk {bus:02x}:{device:02x}.{function}"),
-        Err(_) => alloc::string::String::from("virtio-blk"),
-    }
+/// The log name `virtio-blk BB:DD.F` and the Component Name 2 name `virtio-blk disk BB:DD.F`, from GetLocation
+/// (without the location if it fails).
+fn names(pci: &PciIo) -> (alloc::string::String, ControllerName) {
+    let location = match pci.location() {
+        Ok((bus, device, function)) => format!(" {bus:02x}:{device:02x}.{function}"),
+        Err(_) => alloc::string::String::new(),
+    };
+    (
+        format!("virtio-blk{location}"),
+        ControllerName::new(&format!("virtio-blk disk{location}")),
+    )
 }

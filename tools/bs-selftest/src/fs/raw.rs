@@ -19,6 +19,8 @@ pub const PARTITION_INFO_GUID: Guid = guid!("8cf2f62c-bc9b-4821-808d-ec9ec421a1a
 pub const ESP_TAG_GUID: Guid = guid!("c12a7328-f81f-11d2-ba4b-00a0c93ec93b");
 /// The Device Path protocol.
 pub const DEVICE_PATH_GUID: Guid = guid!("09576e91-6d3f-11d2-8e39-00a0c969723b");
+/// LocateHandleBuffer `AllHandles`.
+const ALL_HANDLES: i32 = 0;
 /// LocateHandleBuffer `ByProtocol`.
 const BY_PROTOCOL: i32 = 2;
 
@@ -31,12 +33,23 @@ pub struct HandleList {
 impl HandleList {
     /// Every handle with `guid`.
     pub fn by_protocol(guid: &Guid) -> Result<HandleList, Detail> {
+        Self::locate(BY_PROTOCOL, Some(guid))
+    }
+
+    /// Every handle (LocateHandleBuffer `AllHandles`).
+    pub fn all() -> Result<HandleList, Detail> {
+        Self::locate(ALL_HANDLES, None)
+    }
+
+    /// LocateHandleBuffer(`search`, `guid`); `NOT_FOUND` is an empty list.
+    fn locate(search: i32, guid: Option<&Guid>) -> Result<HandleList, Detail> {
         let (mut count, mut buffer) = (0usize, ptr::null_mut::<Handle>());
-        // SAFETY: valid out-pointers; ByProtocol takes no key.
+        let guid_ptr = guid.map_or(ptr::null(), ptr::from_ref);
+        // SAFETY: valid out-pointers; the GUID for ByProtocol, NULL for AllHandles; no search key.
         let status = unsafe {
             (boot_services().locate_handle_buffer)(
-                BY_PROTOCOL,
-                guid,
+                search,
+                guid_ptr,
                 ptr::null(),
                 &mut count,
                 &mut buffer,
@@ -48,7 +61,10 @@ impl HandleList {
                 buffer: ptr::null_mut(),
                 count: 0,
             }),
-            s => fail!("LocateHandleBuffer({guid}) returned {s:?}"),
+            s => match guid {
+                Some(guid) => fail!("LocateHandleBuffer({guid}) returned {s:?}"),
+                None => fail!("LocateHandleBuffer(AllHandles) returned {s:?}"),
+            },
         }
     }
 
