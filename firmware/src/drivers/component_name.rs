@@ -22,7 +22,7 @@ use core::ffi::c_void;
 
 use r_efi::efi::{Guid, Handle, Status};
 
-use crate::drivers::disk_io::binding::Registry;
+use crate::drivers::binding::Registry;
 use crate::efi::protocol::services;
 
 const LOG: &str = "drivers::component_name";

@@ -5,8 +5,10 @@
 //! is how a PCI function becomes a block device, partitions and a file system. A driver that can do DMA
 //! registers its exit-boot-services quiesce in `Start()` and removes it in `Stop()`
 //! (see `docs/boot-services.md`). Each driver also installs `EFI_COMPONENT_NAME2_PROTOCOL` on its binding handle
-//! (UEFI 2.10 section 11.5, [`component_name`]), so tools can name it and the controllers it manages.
+//! (UEFI 2.10 section 11.5, [`component_name`]), so tools can name it and the controllers it manages. The
+//! storage drivers share [`binding`]: installing a binding, the usual `Supported()` probe, opens and registries.
 
+mod binding;
 mod component_name;
 mod disk_io;
 mod fat;

@@ -17,7 +17,6 @@
 //!
 //! [`binding`] and [`device`] are shared with the partition and FAT drivers.
 
-pub mod binding;
 pub mod device;
 
 use alloc::boxed::Box;
@@ -26,7 +25,9 @@ use core::ffi::c_void;
 use r_efi::efi::{self, Handle, Status};
 use r_efi::protocols::{block_io, device_path, disk_io, driver_binding};
 
-use binding::{agent_of, close, install_binding, open, BindingFns, Registry};
+use super::binding::{
+    agent_of, close, install_binding, open, probe_by_driver, BindingFns, Registry,
+};
 use device::BlockIoDevice;
 
 use crate::drivers::component_name::{self, ucs2_name, ControllerName};
@@ -82,19 +83,7 @@ extern "efiapi" fn supported(
         Ok(a) => a,
         Err(e) => return e,
     };
-    match open(
-        controller,
-        block_io::PROTOCOL_GUID,
-        agent,
-        controller,
-        efi::OPEN_PROTOCOL_BY_DRIVER,
-    ) {
-        Ok(_) => {
-            close(controller, block_io::PROTOCOL_GUID, agent, controller);
-            Status::SUCCESS
-        }
-        Err(e) => e,
-    }
+    probe_by_driver(controller, block_io::PROTOCOL_GUID, agent)
 }
 
 extern "efiapi" fn start(
@@ -126,7 +115,7 @@ extern "efiapi" fn start(
         controller,
         name: ControllerName::new(&alloc::format!(
             "Disk I/O on {}",
-            binding::describe(controller, agent)
+            super::binding::describe(controller, agent)
         )),
     }));
     INSTANCES.add(instance);
@@ -143,7 +132,7 @@ extern "efiapi" fn start(
         close(controller, block_io::PROTOCOL_GUID, agent, controller);
         return e;
     }
-    log::debug!(target: LOG, "Disk I/O on {}", binding::describe(controller, agent));
+    log::debug!(target: LOG, "Disk I/O on {}", super::binding::describe(controller, agent));
     Status::SUCCESS
 }
 

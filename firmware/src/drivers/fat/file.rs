@@ -18,7 +18,7 @@ use storage::fat::DateTime;
 use storage::sfs::{FileId, FsError, InfoKind, Volume};
 
 use super::{free_volume, VolumeInstance, LOG};
-use crate::drivers::disk_io::binding::Registry;
+use crate::drivers::binding::Registry;
 use crate::drivers::disk_io::device::DiskIoDevice;
 use crate::efi::state::events;
 

@@ -28,10 +28,11 @@ use r_efi::protocols::{
 use storage::fat::{FatFs, FatType};
 use storage::sfs::Volume;
 
-use crate::drivers::component_name::{self, ucs2_name, ControllerName};
-use crate::drivers::disk_io::binding::{
-    agent_of, close, describe, has_protocol, install_binding, open, BindingFns, Registry, TplCell,
+use crate::drivers::binding::{
+    agent_of, close, describe, has_protocol, install_binding, open, probe_by_driver, BindingFns,
+    Registry, TplCell,
 };
+use crate::drivers::component_name::{self, ucs2_name, ControllerName};
 use crate::drivers::disk_io::device::DiskIoDevice;
 use crate::drivers::partition::child::EFI_SYSTEM_PART_GUID;
 use crate::efi::protocol::services;
@@ -106,19 +107,7 @@ extern "efiapi" fn supported(
     if !has_protocol(controller, block_io::PROTOCOL_GUID, agent) {
         return Status::UNSUPPORTED;
     }
-    match open(
-        controller,
-        disk_io::PROTOCOL_GUID,
-        agent,
-        controller,
-        efi::OPEN_PROTOCOL_BY_DRIVER,
-    ) {
-        Ok(_) => {
-            close(controller, disk_io::PROTOCOL_GUID, agent, controller);
-            Status::SUCCESS
-        }
-        Err(e) => e,
-    }
+    probe_by_driver(controller, disk_io::PROTOCOL_GUID, agent)
 }
 
 extern "efiapi" fn start(

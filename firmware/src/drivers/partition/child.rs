@@ -16,8 +16,8 @@ use r_efi::protocols::{block_io, partition_info};
 use storage::block::check_transfer;
 use storage::partition::{Partition, PartitionFormat, PartitionRecord};
 
+use crate::drivers::binding::Registry;
 use crate::drivers::component_name::ControllerName;
-use crate::drivers::disk_io::binding::Registry;
 use crate::drivers::disk_io::device::media_of;
 
 /// `EFI_PART_TYPE_EFI_SYSTEM_PART_GUID` (UEFI 2.10 section 13.3.3), installed with a NULL interface on the ESP.

@@ -27,10 +27,10 @@ use r_efi::protocols::{block_io, device_path, disk_io, driver_binding, partition
 use storage::partition::gpt::HeaderSource;
 use storage::partition::{read_partition_table, PartitionError, PartitionTable};
 
-use crate::drivers::component_name::{self, ucs2_name};
-use crate::drivers::disk_io::binding::{
-    agent_of, close, describe, device_path_of, install_binding, open, BindingFns,
+use crate::drivers::binding::{
+    agent_of, close, describe, device_path_of, install_binding, open, probe_by_driver, BindingFns,
 };
+use crate::drivers::component_name::{self, ucs2_name};
 use crate::drivers::disk_io::device::{media_of, DiskIoDevice};
 use crate::efi::protocol::services;
 use crate::efi::state::Global;
@@ -116,19 +116,7 @@ extern "efiapi" fn supported(
     if get_protocol(controller, device_path::PROTOCOL_GUID, agent).is_err() {
         return Status::UNSUPPORTED;
     }
-    match open(
-        controller,
-        disk_io::PROTOCOL_GUID,
-        agent,
-        controller,
-        efi::OPEN_PROTOCOL_BY_DRIVER,
-    ) {
-        Ok(_) => {
-            close(controller, disk_io::PROTOCOL_GUID, agent, controller);
-            Status::SUCCESS
-        }
-        Err(e) => e,
-    }
+    probe_by_driver(controller, disk_io::PROTOCOL_GUID, agent)
 }
 
 /// Disks whose bad table was already reported: a later ConnectController (a boot manager's, an application's)

@@ -81,6 +81,25 @@ pub fn close(handle: Handle, guid: Guid, agent: Handle, controller: Handle) {
     }
 }
 
+/// The usual `Supported()` test (UEFI 2.10 section 11.1): `controller`'s `guid` can be opened `BY_DRIVER` by
+/// `agent` right now; the open is closed again at once. Returns SUCCESS or OpenProtocol's status
+/// (UNSUPPORTED without the protocol, ACCESS_DENIED/ALREADY_STARTED when another driver or this one holds it).
+pub fn probe_by_driver(controller: Handle, guid: Guid, agent: Handle) -> Status {
+    match open(
+        controller,
+        guid,
+        agent,
+        controller,
+        efi::OPEN_PROTOCOL_BY_DRIVER,
+    ) {
+        Ok(_) => {
+            close(controller, guid, agent, controller);
+            Status::SUCCESS
+        }
+        Err(e) => e,
+    }
+}
+
 /// True when `handle` carries `guid` (OpenProtocol with `TEST_PROTOCOL`).
 pub fn has_protocol(handle: Handle, guid: Guid, agent: Handle) -> bool {
     open(
