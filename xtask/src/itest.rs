@@ -24,6 +24,7 @@ fn tests() -> Vec<(&'static str, TestFn)> {
     let mut tests = bringup::TESTS.to_vec();
     tests.extend_from_slice(crate::uefi_app::TESTS);
     tests.extend_from_slice(linux::TESTS);
+    tests.extend_from_slice(crate::bench::TESTS);
     tests
 }
 

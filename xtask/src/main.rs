@@ -4,8 +4,10 @@
 //! - `run [--machine q35|pc] [--memory MiB] [-- QEMU args]`: boot it with the serial console on this terminal.
 //! - `demo`: build, boot, show the console.
 //! - `test`: unit tests on the host, then the QEMU integration tests.
+//! - `bench [--runs N]`: the boot benchmark against OVMF and SeaBIOS; writes `target/bench/report.{md,json}`.
 
 mod assets;
+mod bench;
 mod disk;
 mod image;
 mod itest;
@@ -59,6 +61,12 @@ enum Cmd {
         #[arg(long)]
         no_unit: bool,
     },
+    /// Boot benchmark: vmfw, OVMF and SeaBIOS boot the same Linux; writes target/bench/report.{md,json}.
+    Bench {
+        /// Rounds; each boots every configuration once.
+        #[arg(long, default_value_t = bench::DEFAULT_RUNS, value_parser = clap::value_parser!(u32).range(1..))]
+        runs: u32,
+    },
 }
 
 fn main() -> ExitCode {
@@ -105,6 +113,11 @@ fn run(cli: Cli) -> Result<(), String> {
             }
             let image = build("info")?;
             itest::run_all(&image, filter.as_deref())
+        }
+        Cmd::Bench { runs } => {
+            setup::for_tests()?;
+            let image = build("info")?;
+            bench::run(&image, runs, &target_dir().join("bench")).map(|_| ())
         }
     }
 }
