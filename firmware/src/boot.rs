@@ -6,7 +6,7 @@
 use r_efi::efi::{self, Handle, Status};
 
 use crate::arch::io::X86PortIo;
-use crate::efi::{console, image, memory as efi_memory, system_table};
+use crate::efi::{console, device_path, image, memory as efi_memory, system_table};
 use crate::platform::acpi::Acpi;
 use crate::platform::memory::Memory;
 use crate::platform::smbios::Smbios;
@@ -49,6 +49,7 @@ pub fn start_boot_services(
     };
     let core = image::init_core_image(start, end - start)?;
     console::install()?;
+    device_path::install()?;
     if let Some(acpi) = acpi {
         let guid = if acpi.info.revision >= 2 {
             efi::ACPI_20_TABLE_GUID

@@ -2,7 +2,9 @@
 //!
 //! Two regions: a bootstrap region linked into the image (for fw_cfg parsing before the memory map is known) and
 //! the main region, carved from RAM once `etc/e820` has been read. Both are reported in the memory map as the
-//! firmware's own. Interrupt handlers never allocate, so a spin flag is enough as the lock.
+//! firmware's own. The lock is a spin flag held with interrupts masked: event notify functions run from the timer
+//! interrupt (UEFI 2.10 section 7.1: a TPL drop dispatches them), and they may allocate, so an interrupt must never
+//! arrive while the flag is held on the same CPU.
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::cell::UnsafeCell;
@@ -31,6 +33,10 @@ static HEAPS: Heaps = Heaps {
 
 impl Heaps {
     fn with<R>(&self, f: impl FnOnce(&mut [(Heap, u64, u64); 2]) -> R) -> R {
+        x86_64::instructions::interrupts::without_interrupts(|| self.locked(f))
+    }
+
+    fn locked<R>(&self, f: impl FnOnce(&mut [(Heap, u64, u64); 2]) -> R) -> R {
         while self
             .lock
             .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)

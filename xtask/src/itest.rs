@@ -3,7 +3,9 @@
 //! Each test is a plain function returning `Err(reason)` on failure. The runner prints one line per test and
 //! closes with `N passed, N failed`. Time-outs are generous and only there to fail a hang.
 
+mod blk;
 mod bringup;
+mod console;
 mod inventory;
 pub mod linux;
 
@@ -23,7 +25,10 @@ pub type TestFn = fn(&Ctx) -> Result<(), String>;
 fn tests() -> Vec<(&'static str, TestFn)> {
     let mut tests = bringup::TESTS.to_vec();
     tests.extend_from_slice(crate::uefi_app::TESTS);
+    tests.extend_from_slice(blk::TESTS);
     tests.extend_from_slice(linux::TESTS);
+    tests.extend_from_slice(console::TESTS);
+    tests.extend_from_slice(crate::audit::TESTS);
     tests.extend_from_slice(crate::bench::TESTS);
     tests
 }

@@ -4,9 +4,11 @@
 //! - `run [--machine q35|pc] [--memory MiB] [-- QEMU args]`: boot it with the serial console on this terminal.
 //! - `demo`: build, boot, show the console.
 //! - `test`: unit tests on the host, then the QEMU integration tests.
+//! - `audit --firmware vmfw|ovmf|PATH [--machine q35|pc]`: the handoff audit (see `audit`).
 //! - `bench [--runs N]`: the boot benchmark against OVMF and SeaBIOS; writes `target/bench/report.{md,json}`.
 
 mod assets;
+mod audit;
 mod bench;
 mod disk;
 mod image;
@@ -61,6 +63,17 @@ enum Cmd {
         #[arg(long)]
         no_unit: bool,
     },
+    /// Boot the handoff-audit app under a firmware with a fixed device set and report what it left live.
+    Audit {
+        /// vmfw, ovmf, or the path of a flash image (given to QEMU with -bios).
+        #[arg(long, default_value = "vmfw")]
+        firmware: String,
+        #[arg(long, value_enum, default_value = "q35")]
+        machine: Machine,
+        /// Hand the app over with QEMU -kernel instead of the ESP disk (development aid).
+        #[arg(long)]
+        kernel: bool,
+    },
     /// Boot benchmark: vmfw, OVMF and SeaBIOS boot the same Linux; writes target/bench/report.{md,json}.
     Bench {
         /// Rounds; each boots every configuration once.
@@ -113,6 +126,14 @@ fn run(cli: Cli) -> Result<(), String> {
             }
             let image = build("info")?;
             itest::run_all(&image, filter.as_deref())
+        }
+        Cmd::Audit {
+            firmware,
+            machine,
+            kernel,
+        } => {
+            setup::for_tests()?;
+            audit::command(&firmware, machine, kernel)
         }
         Cmd::Bench { runs } => {
             setup::for_tests()?;

@@ -1,11 +1,14 @@
 //! Running QEMU: the command line for a firmware and machine, and a runner that captures the serial console
 //! until a marker appears, the guest exits, or a generous time-out says it hung.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+
+/// What [`Qemu::run_with_input`] asks for serial input: given the console output so far, the bytes to type now.
+pub type SerialInput<'a> = &'a mut dyn FnMut(&str) -> Option<Vec<u8>>;
 
 /// QEMU machine types vmfw supports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -113,7 +116,8 @@ impl Qemu {
         format!("qemu-system-x86_64 {}", self.args.join(" "))
     }
 
-    fn command(&self) -> Command {
+    /// The `qemu-system-x86_64` command with these arguments, for runners that need their own stdio.
+    pub fn command(&self) -> Command {
         let mut command = Command::new("qemu-system-x86_64");
         command.args(&self.args);
         command
@@ -138,10 +142,26 @@ impl Qemu {
         echo: bool,
         stop_when: impl Fn(&str) -> bool,
     ) -> Result<Run, String> {
+        self.run_with_input(timeout, echo, stop_when, None)
+    }
+
+    /// [`Qemu::run_captured`] with the guest's serial input on a pipe: after every console line, and every 200 ms
+    /// without one, `input` sees the output so far; bytes it returns are written to the serial line at once.
+    pub fn run_with_input(
+        &self,
+        timeout: Duration,
+        echo: bool,
+        stop_when: impl Fn(&str) -> bool,
+        mut input: Option<SerialInput<'_>>,
+    ) -> Result<Run, String> {
         let started = Instant::now();
         let mut child = self
             .command()
-            .stdin(Stdio::null())
+            .stdin(if input.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -169,7 +189,18 @@ impl Qemu {
         let mut lines = Vec::new();
         let mut stopped_by_marker = false;
         let mut timed_out = false;
+        let mut serial_in = child.stdin.take();
         loop {
+            let mut closed = false;
+            if let (Some(input), Some(pipe)) = (input.as_mut(), serial_in.as_mut()) {
+                if let Some(bytes) = input(&output) {
+                    // A guest that is gone cannot read; how the run ended says the rest.
+                    closed = pipe.write_all(&bytes).and_then(|()| pipe.flush()).is_err();
+                }
+            }
+            if closed {
+                serial_in = None;
+            }
             let left = timeout.saturating_sub(started.elapsed());
             match rx.recv_timeout(left.min(Duration::from_millis(200))) {
                 Ok((arrived, line)) => {

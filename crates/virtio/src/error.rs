@@ -201,6 +201,61 @@ pub enum Error {
         /// Chains in flight.
         in_flight: u16,
     },
+
+    // ---- virtio-blk (§5.2) ----
+    /// The request area given to the block driver (header and status byte, [`crate::blk::REQUEST_AREA_LEN`]
+    /// bytes) is too small.
+    RequestAreaTooSmall {
+        /// Bytes needed.
+        needed: usize,
+        /// Bytes provided.
+        available: usize,
+    },
+    /// The device's `seg_max`/`size_max` (and the queue size) leave room for less than one block per request.
+    TransferLimitsTooSmall {
+        /// Largest request in bytes the limits allow.
+        max_request_bytes: u64,
+        /// The block size in bytes.
+        block_size: u32,
+    },
+    /// A transfer length is not a multiple of the block size.
+    LengthNotBlockMultiple {
+        /// The length in bytes.
+        len: u64,
+        /// The block size in bytes.
+        block_size: u32,
+    },
+    /// A transfer reaches past the last block (or the device has no blocks).
+    BlockOutOfRange {
+        /// First logical block of the transfer.
+        lba: u64,
+        /// Number of blocks of the transfer.
+        blocks: u64,
+        /// Number of blocks of the device.
+        device_blocks: u64,
+    },
+    /// A write to a device that negotiated `VIRTIO_BLK_F_RO`.
+    ReadOnly,
+    /// The device completed a request with a status other than `VIRTIO_BLK_S_OK` (1 = `IOERR`, 2 = `UNSUPP`,
+    /// 0xff = the status byte was never written).
+    RequestFailed {
+        /// The request type (`VIRTIO_BLK_T_*`).
+        request_type: u32,
+        /// The first 512-byte sector of the request.
+        sector: u64,
+        /// The status byte read back.
+        status: u8,
+    },
+    /// The device did not return a request within the time-out; the driver has reset it.
+    RequestTimeout {
+        /// The chain's head descriptor.
+        head: u16,
+        /// Microseconds waited.
+        waited_us: u64,
+    },
+    /// The driver is not ready for requests: it was quiesced/stopped, or an earlier failure left the device reset
+    /// and it could not be initialised again.
+    DeviceNotReady,
 }
 
 impl fmt::Display for Error {

@@ -9,6 +9,8 @@
 //! - [`pci`]: [`pci::ModernTransport`] (§4.1.4, capabilities §4.1.4.1–§4.1.4.6) and [`pci::LegacyTransport`]
 //!   (§4.1.4.8) over the narrow [`pci::PciAccess`] trait.
 //! - [`queue`]: the split virtqueue (§2.7) in caller-provided [`queue::QueueMemory`].
+//! - [`blk`]: the block device driver core (§5.2): configuration, requests, [`blk::BlkDevice`].
+//! - [`clock`]: the [`clock::Clock`] bounded waits use.
 //! - [`mock`] (tests, or feature `mock`): a fake device that consumes a real queue.
 //! - [`Error`]: the one error type.
 //!
@@ -26,7 +28,7 @@
 //!
 //! # Quiesce at ExitBootServices
 //!
-//! A driver's quiesce is [`status::reset`] alone: write 0 to `device_status` and wait (bounded) for it to read
+//! A driver's quiesce is [`status::reset`] (or [`pci::StatusRegister::reset`]) alone: write 0 to `device_status` and wait (bounded) for it to read
 //! back 0. It allocates nothing and touches no other register; afterwards the device no longer accesses any queue
 //! or buffer, so their memory can be handed to the OS.
 #![no_std]
@@ -34,6 +36,8 @@
 
 extern crate alloc;
 
+pub mod blk;
+pub mod clock;
 mod error;
 pub mod features;
 pub mod pci;

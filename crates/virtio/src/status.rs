@@ -51,17 +51,28 @@ pub fn reset_with_limit<T: Transport + ?Sized>(
     max_polls: u32,
 ) -> Result<(), Error> {
     transport.set_status(DeviceStatus::empty());
-    let mut last = DeviceStatus::empty();
+    wait_for_reset(|| transport.status().bits(), max_polls)
+}
+
+/// The waiting half of a reset: calls `read_status` until it returns 0, at most `max_polls` times (at least once).
+/// Shared by [`reset_with_limit`] and [`crate::pci::StatusRegister::reset`].
+///
+/// Errors: [`Error::ResetTimeout`].
+pub(crate) fn wait_for_reset(
+    mut read_status: impl FnMut() -> u8,
+    max_polls: u32,
+) -> Result<(), Error> {
+    let mut last = 0;
     for poll in 1..=max_polls.max(1) {
-        last = transport.status();
-        if last.is_empty() {
+        last = read_status();
+        if last == 0 {
             log::trace!("device reset after {poll} status reads");
             return Ok(());
         }
         core::hint::spin_loop();
     }
     Err(Error::ResetTimeout {
-        status: last.bits(),
+        status: last,
         polls: max_polls.max(1),
     })
 }

@@ -132,3 +132,46 @@ pub fn config_read64<T: Transport + ?Sized>(transport: &mut T, offset: u32) -> R
         Ok(u64::from(low) | (u64::from(high) << 32))
     })
 }
+
+/// A mutable borrow of a transport is a transport (so a caller can keep the device after handing it to a driver).
+impl<T: Transport + ?Sized> Transport for &mut T {
+    fn kind(&self) -> TransportKind {
+        (**self).kind()
+    }
+    fn read_device_features(&mut self) -> u64 {
+        (**self).read_device_features()
+    }
+    fn write_driver_features(&mut self, features: u64) {
+        (**self).write_driver_features(features)
+    }
+    fn status(&mut self) -> DeviceStatus {
+        (**self).status()
+    }
+    fn set_status(&mut self, status: DeviceStatus) {
+        (**self).set_status(status)
+    }
+    fn max_queue_size(&mut self, queue: u16) -> u16 {
+        (**self).max_queue_size(queue)
+    }
+    fn set_queue(&mut self, queue: u16, size: u16, addresses: QueueAddresses) -> Result<(), Error> {
+        (**self).set_queue(queue, size, addresses)
+    }
+    fn enable_queue(&mut self, queue: u16) -> Result<(), Error> {
+        (**self).enable_queue(queue)
+    }
+    fn notify(&mut self, queue: u16) -> Result<(), Error> {
+        (**self).notify(queue)
+    }
+    fn config_read8(&mut self, offset: u32) -> Result<u8, Error> {
+        (**self).config_read8(offset)
+    }
+    fn config_read16(&mut self, offset: u32) -> Result<u16, Error> {
+        (**self).config_read16(offset)
+    }
+    fn config_read32(&mut self, offset: u32) -> Result<u32, Error> {
+        (**self).config_read32(offset)
+    }
+    fn config_generation(&mut self) -> u32 {
+        (**self).config_generation()
+    }
+}

@@ -12,9 +12,14 @@ use r_efi::efi::{Handle, Status};
 
 use crate::efi::protocol::services;
 
+mod virtio_blk;
+
+/// A driver's installer: installs its Driver Binding protocol for the firmware core image `core`.
+type Installer = fn(core: Handle) -> Result<(), Status>;
+
 /// Installs every driver binding. Drivers are independent: one failing to install is logged and the rest go on.
 pub fn install_all(core: Handle) {
-    let drivers: &[(&str, fn(Handle) -> Result<(), Status>)] = &[];
+    let drivers: &[(&str, Installer)] = &[("virtio-blk", virtio_blk::install)];
     for (name, install) in drivers {
         if let Err(status) = install(core) {
             log::error!(target: "drivers", "{name}: driver not installed: {status:?}");

@@ -11,6 +11,7 @@
 //! an image) runs.
 
 pub mod console;
+pub mod device_path;
 pub mod event;
 pub mod exit;
 pub mod image;

@@ -11,6 +11,9 @@
 //!   LocateHandleBuffer, OpenProtocolInformation, ProtocolsPerHandle, a forged handle;
 //! - [`driver`]: a driver binding on the app's own image handle, ConnectController/DisconnectController;
 //! - [`pci`]: the PCI I/O protocol on every function: device paths, config/BAR access, attributes, DMA mapping;
+//! - [`blockio`]: Block I/O on the virtio-blk disks the load options describe;
+//! - [`console`]: Simple Text Output/Input (Ex), the console's device path, the device path protocols, and keys
+//!   typed on the serial line when the load options ask (`console-keys`);
 //! - [`exit`]: ExitBootServices with a stale then a fresh map key.
 //!
 //! Each check prints `selftest: <name> ... ok|FAILED (<detail>)` (ConOut before ExitBootServices, COM1 after) and
@@ -33,6 +36,8 @@
 #[macro_use]
 mod report;
 
+mod blockio;
+mod console;
 mod crc;
 mod driver;
 mod events;
@@ -116,6 +121,8 @@ fn main() -> Status {
     protocols::run(&mut report, &mut out);
     driver::run(&mut report, &mut out);
     pci::run(&mut report, &mut out);
+    blockio::run(&mut report, &mut out);
+    console::run(&mut report, &mut out);
     violation::arm_if_requested(&mut out);
     // Whether or not ExitBootServices succeeded (a failure was reported), the summary goes to COM1.
     let _after = exit::run(&mut report, &mut out);

@@ -16,7 +16,7 @@ pub enum MemoryEvent {
     Write {
         /// Byte offset.
         offset: usize,
-        /// Width in bytes (2, 4 or 8).
+        /// Width in bytes (1, 2, 4 or 8).
         width: u8,
         /// Value written.
         value: u64,
@@ -77,6 +77,11 @@ impl SharedMemory {
         out
     }
 
+    /// Device-side read of `len` bytes at `offset`.
+    pub fn device_bytes(&self, offset: usize, len: usize) -> Vec<u8> {
+        self.inner.borrow().bytes[offset..offset + len].to_vec()
+    }
+
     /// Device-side 16-bit read.
     pub fn device_read16(&self, offset: usize) -> u16 {
         u16::from_le_bytes(self.device_read(offset))
@@ -117,11 +122,17 @@ impl QueueMemory for SharedMemory {
     fn len(&self) -> usize {
         self.inner.borrow().bytes.len()
     }
+    fn read8(&self, offset: usize) -> u8 {
+        self.device_read::<1>(offset)[0]
+    }
     fn read16(&self, offset: usize) -> u16 {
         self.device_read16(offset)
     }
     fn read32(&self, offset: usize) -> u32 {
         self.device_read32(offset)
+    }
+    fn write8(&mut self, offset: usize, value: u8) {
+        self.driver_write(offset, &[value]);
     }
     fn write16(&mut self, offset: usize, value: u16) {
         self.driver_write(offset, &value.to_le_bytes());

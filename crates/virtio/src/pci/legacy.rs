@@ -9,7 +9,7 @@
 //! configuration generation.
 
 use super::caps::{find_capability, PCI_CAP_ID_MSIX};
-use super::PciAccess;
+use super::{PciAccess, StatusRegister};
 use crate::queue::layout::{Layout, LEGACY_ALIGN};
 use crate::status::DeviceStatus;
 use crate::transport::{QueueAddresses, Transport, TransportKind};
@@ -87,6 +87,14 @@ impl<A: PciAccess> LegacyTransport<A> {
     /// Gives the access back.
     pub fn into_inner(self) -> A {
         self.access
+    }
+
+    /// Where `device_status` is: offset 0x12 of BAR 0.
+    pub fn status_register(&self) -> StatusRegister {
+        StatusRegister {
+            bar: BAR,
+            offset: DEVICE_STATUS,
+        }
     }
 
     fn config_at(&self, offset: u32, width: u8) -> Result<u64, Error> {

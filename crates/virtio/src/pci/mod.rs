@@ -4,6 +4,8 @@
 //! - [`ModernTransport`]: the virtio 1.x interface (common, notify, ISR and device configuration structures in
 //!   memory BARs), §4.1.4.
 //! - [`LegacyTransport`]: the transitional/legacy interface in I/O BAR0, §4.1.4.8.
+//! - [`PciTransport`]: whichever of the two a function offers ([`PciTransport::probe`]), and
+//!   [`StatusRegister`], the `device_status` location a quiesce resets through.
 //!
 //! Both reach the function only through [`PciAccess`], which the firmware binds to the UEFI PCI I/O protocol
 //! (`Pci.Read` for configuration space, `Mem`/`Io` `Read`/`Write` with a BAR index for BARs) and tests to a fake.
@@ -12,10 +14,12 @@
 pub mod caps;
 pub mod legacy;
 pub mod modern;
+pub mod probe;
 
 pub use caps::{StructureLocation, VirtioCapabilities};
 pub use legacy::LegacyTransport;
 pub use modern::ModernTransport;
+pub use probe::{PciTransport, StatusRegister};
 
 /// PCI vendor id of virtio devices.
 pub const VIRTIO_VENDOR_ID: u16 = 0x1af4;

@@ -14,7 +14,7 @@
 use alloc::vec::Vec;
 
 use super::caps::{parse_capabilities, StructureLocation, VirtioCapabilities};
-use super::PciAccess;
+use super::{PciAccess, StatusRegister};
 use crate::status::DeviceStatus;
 use crate::transport::{QueueAddresses, Transport, TransportKind};
 use crate::Error;
@@ -97,6 +97,12 @@ impl<A: PciAccess> ModernTransport<A> {
     /// Gives the access back.
     pub fn into_inner(self) -> A {
         self.access
+    }
+
+    /// Where `device_status` is: offset 0x14 of the common configuration structure.
+    pub fn status_register(&self) -> StatusRegister {
+        let (bar, offset) = self.common(DEVICE_STATUS);
+        StatusRegister { bar, offset }
     }
 
     fn common(&self, register: u64) -> (u8, u64) {

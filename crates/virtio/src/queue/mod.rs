@@ -39,10 +39,14 @@ pub trait QueueMemory {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
+    /// Reads the byte at `offset`.
+    fn read8(&self, offset: usize) -> u8;
     /// Reads the 16-bit value at `offset`.
     fn read16(&self, offset: usize) -> u16;
     /// Reads the 32-bit value at `offset`.
     fn read32(&self, offset: usize) -> u32;
+    /// Writes the byte at `offset`.
+    fn write8(&mut self, offset: usize, value: u8);
     /// Writes the 16-bit value at `offset`.
     fn write16(&mut self, offset: usize, value: u16);
     /// Writes the 32-bit value at `offset`.

@@ -60,7 +60,7 @@ impl<M: QueueMemory> SplitQueue<M> {
     /// on the free list.
     ///
     /// Errors: [`Error::InvalidQueueSize`], [`Error::QueueMemoryTooSmall`], [`Error::QueueMemoryMisaligned`].
-    pub fn new(mut memory: M, kind: TransportKind, size: u16) -> Result<Self, Error> {
+    pub fn new(memory: M, kind: TransportKind, size: u16) -> Result<Self, Error> {
         let layout = Layout::new(kind, size)?;
         if memory.len() < layout.total_len {
             return Err(Error::QueueMemoryTooSmall {
@@ -75,23 +75,41 @@ impl<M: QueueMemory> SplitQueue<M> {
                 align,
             });
         }
-        // Every part's length is even (16 * size, 6 + 2 * size, 6 + 8 * size).
-        for offset in (0..layout.total_len).step_by(2) {
-            memory.write16(offset, 0);
-        }
-        memory.write16(layout.avail_offset, VIRTQ_AVAIL_F_NO_INTERRUPT);
-        let next = (1..=size).map(|i| i % size).collect();
-        Ok(Self {
+        let mut queue = Self {
             memory,
             layout,
-            next,
+            next: vec![0; usize::from(size)],
             free_head: 0,
             num_free: size,
             in_flight: vec![None; usize::from(size)],
             in_flight_count: 0,
             next_avail: 0,
             last_used: 0,
-        })
+        };
+        queue.reset();
+        Ok(queue)
+    }
+
+    /// Returns the queue to its freshly built state: memory zeroed (with `VIRTQ_AVAIL_F_NO_INTERRUPT` set), every
+    /// descriptor free, no chain in flight, both ring indices 0. Only call it while the device does not use the
+    /// queue (after a device reset, §2.1.2), before activating it again.
+    pub fn reset(&mut self) {
+        // Every part's length is even (16 * size, 6 + 2 * size, 6 + 8 * size).
+        for offset in (0..self.layout.total_len).step_by(2) {
+            self.memory.write16(offset, 0);
+        }
+        self.memory
+            .write16(self.layout.avail_offset, VIRTQ_AVAIL_F_NO_INTERRUPT);
+        let size = self.layout.size;
+        for (index, next) in self.next.iter_mut().enumerate() {
+            *next = (index as u16 + 1) % size;
+        }
+        self.in_flight.fill(None);
+        self.free_head = 0;
+        self.num_free = size;
+        self.in_flight_count = 0;
+        self.next_avail = 0;
+        self.last_used = 0;
     }
 
     /// Number of entries.

@@ -1,0 +1,5 @@
+//! Host tests of the console state machines.
+
+mod decoder;
+mod notify;
+mod screen;
