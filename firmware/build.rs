@@ -6,6 +6,9 @@ fn main() {
         println!("cargo:rustc-link-arg-bins=-T{dir}/layout.ld");
         println!("cargo:rustc-link-arg-bins=--no-pie");
         println!("cargo:rustc-link-arg-bins=-static");
+        // Keep the relocations in the ELF: `cargo xtask build` lists the image's pointer slots from them so that
+        // SetVirtualAddressMap can move the runtime image (docs/runtime.md).
+        println!("cargo:rustc-link-arg-bins=--emit-relocs");
     }
     println!("cargo:rerun-if-env-changed=VMFW_LOG");
 }

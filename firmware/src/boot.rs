@@ -6,7 +6,7 @@
 use r_efi::efi::{self, Handle, Status};
 
 use crate::arch::io::X86PortIo;
-use crate::efi::{console, device_path, image, memory as efi_memory, system_table};
+use crate::efi::{console, device_path, image, initrd, memory as efi_memory, system_table};
 use crate::platform::acpi::Acpi;
 use crate::platform::memory::Memory;
 use crate::platform::smbios::Smbios;
@@ -50,6 +50,7 @@ pub fn start_boot_services(
     let core = image::init_core_image(start, end - start)?;
     console::install()?;
     device_path::install()?;
+    crate::efi::runtime::init()?;
     if let Some(acpi) = acpi {
         let guid = if acpi.info.revision >= 2 {
             efi::ACPI_20_TABLE_GUID
@@ -123,6 +124,9 @@ pub fn boot(core: Handle, mut fw_cfg: Option<&mut FwCfg<X86PortIo>>) -> ! {
                 drop(bytes);
                 if let Err(status) = image::set_load_options(handle, &cmdline) {
                     log::error!(target: "boot", "-kernel: load options not set: {status:?}");
+                }
+                if let Err(status) = fw_cfg.as_mut().map_or(Ok(None), |f| initrd::install(f)) {
+                    log::error!(target: "boot", "-initrd: not offered to the image: {status:?}");
                 }
                 // UEFI 2.10 section 3.1.2: a 5-minute watchdog guards every boot option; a loader that takes
                 // over disables or re-arms it.

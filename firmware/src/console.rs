@@ -1,6 +1,8 @@
 //! The firmware console: COM1 (16550 UART, 115200 8N1) and QEMU's debug console port 0x402, written together.
 //!
 //! `println!` writes here directly (the inventory, fault reports); `log` records go through [`crate::logger`].
+//! After ExitBootServices the OS owns COM1: [`release_uart`] leaves only the debug console, and a writer that finds
+//! the console busy drops its text instead of spinning (runtime services must never wait on the firmware).
 
 use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -13,6 +15,12 @@ const DEBUGCON: u16 = 0x402;
 const LSR_THR_EMPTY: u8 = 0x20;
 
 static LOCK: AtomicBool = AtomicBool::new(false);
+static UART_RELEASED: AtomicBool = AtomicBool::new(false);
+
+/// Stops all use of COM1 (at ExitBootServices); the debug console keeps the firmware's text.
+pub fn release_uart() {
+    UART_RELEASED.store(true, Ordering::Release);
+}
 
 /// Programs COM1 for 115200 baud, 8 data bits, no parity, 1 stop bit, FIFOs on, interrupts off.
 pub fn init() {
@@ -42,12 +50,14 @@ impl Write for Console {
 }
 
 fn put(io: &mut X86PortIo, byte: u8) {
-    // A missing UART reads 0xff: LSR then says "empty" and the write goes nowhere, which is fine.
-    let mut spins = 0u32;
-    while io.read8(COM1 + 5) & LSR_THR_EMPTY == 0 && spins < 100_000 {
-        spins += 1;
+    if !UART_RELEASED.load(Ordering::Relaxed) {
+        // A missing UART reads 0xff: LSR then says "empty" and the write goes nowhere, which is fine.
+        let mut spins = 0u32;
+        while io.read8(COM1 + 5) & LSR_THR_EMPTY == 0 && spins < 100_000 {
+            spins += 1;
+        }
+        io.write8(COM1, byte);
     }
-    io.write8(COM1, byte);
     io.write8(DEBUGCON, byte);
 }
 
@@ -57,6 +67,9 @@ pub fn write_fmt(args: fmt::Arguments) {
         .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
         .is_err()
     {
+        if UART_RELEASED.load(Ordering::Relaxed) {
+            return;
+        }
         core::hint::spin_loop();
     }
     let _ = Console.write_fmt(args);

@@ -3,9 +3,11 @@
 //! Each test is a plain function returning `Err(reason)` on failure. The runner prints one line per test and
 //! closes with `N passed, N failed`. Time-outs are generous and only there to fail a hang.
 
+pub mod bad_disks;
 mod blk;
 mod bringup;
 mod console;
+mod fs;
 mod inventory;
 pub mod linux;
 
@@ -29,6 +31,7 @@ fn tests() -> Vec<(&'static str, TestFn)> {
     tests.extend_from_slice(linux::TESTS);
     tests.extend_from_slice(console::TESTS);
     tests.extend_from_slice(crate::audit::TESTS);
+    tests.extend_from_slice(fs::TESTS);
     tests.extend_from_slice(crate::bench::TESTS);
     tests
 }

@@ -1,16 +1,16 @@
 //! The `extern "efiapi"` runtime-services entry points and the global dispatcher they route through.
 //!
 //! Each entry point is a shell: it calls the [`crate::ffi`] function of the same name on [`RUNTIME`], which loads
-//! the current table once and dispatches. [`install`] writes the twelve entry points into an
-//! `EFI_RUNTIME_SERVICES` table; SetVirtualAddressMap and ConvertPointer stay the firmware core's. Before the
+//! the current table once and dispatches. [`table`] builds an `EFI_RUNTIME_SERVICES` table of the twelve entry points
+//! plus SetVirtualAddressMap and ConvertPointer, which stay the firmware core's. Before the
 //! firmware calls [`crate::ops::Dispatcher::switch_backend`] on [`RUNTIME`], every call answers `EFI_UNSUPPORTED`
 //! (the [`crate::ops::UNAVAILABLE_OPS`] table), never a null call.
 
 use core::ffi::c_void;
 
 use r_efi::efi::{
-    Boolean, CapsuleHeader, Char16, Guid, PhysicalAddress, ResetType, RuntimeServices, Status,
-    Time, TimeCapabilities,
+    Boolean, CapsuleHeader, Char16, Guid, PhysicalAddress, ResetType, RuntimeConvertPointer,
+    RuntimeServices, RuntimeSetVirtualAddressMap, Status, TableHeader, Time, TimeCapabilities,
 };
 
 use crate::ffi;
@@ -20,21 +20,30 @@ use crate::ops::{Dispatcher, UNAVAILABLE_OPS};
 /// it, and converts its table pointer at SetVirtualAddressMap.
 pub static RUNTIME: Dispatcher = Dispatcher::new(&UNAVAILABLE_OPS);
 
-/// Writes the entry points of this module into `table` (all services except SetVirtualAddressMap and
-/// ConvertPointer, and the header, which are the caller's).
-pub fn install(table: &mut RuntimeServices) {
-    table.get_time = get_time;
-    table.set_time = set_time;
-    table.get_wakeup_time = get_wakeup_time;
-    table.set_wakeup_time = set_wakeup_time;
-    table.get_variable = get_variable;
-    table.get_next_variable_name = get_next_variable_name;
-    table.set_variable = set_variable;
-    table.get_next_high_mono_count = get_next_high_mono_count;
-    table.reset_system = reset_system;
-    table.update_capsule = update_capsule;
-    table.query_capsule_capabilities = query_capsule_capabilities;
-    table.query_variable_info = query_variable_info;
+/// A complete `EFI_RUNTIME_SERVICES` table (UEFI 2.10 section 4.5): `hdr` and the firmware core's
+/// SetVirtualAddressMap and ConvertPointer as given, every other service this module's entry point. No entry is null.
+pub fn table(
+    hdr: TableHeader,
+    set_virtual_address_map: RuntimeSetVirtualAddressMap,
+    convert_pointer: RuntimeConvertPointer,
+) -> RuntimeServices {
+    RuntimeServices {
+        hdr,
+        get_time,
+        set_time,
+        get_wakeup_time,
+        set_wakeup_time,
+        set_virtual_address_map,
+        convert_pointer,
+        get_variable,
+        get_next_variable_name,
+        set_variable,
+        get_next_high_mono_count,
+        reset_system,
+        update_capsule,
+        query_capsule_capabilities,
+        query_variable_info,
+    }
 }
 
 /// EFI_RUNTIME_SERVICES.GetTime.

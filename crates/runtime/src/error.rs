@@ -65,6 +65,8 @@ pub enum DeviceFault {
     MonotonicCountExhausted,
     /// The back end was already serving a call (reentrant or concurrent entry); nothing was changed.
     Busy,
+    /// The back end has no variable store attached yet.
+    NoStore,
 }
 
 /// Error of a runtime operation.

@@ -25,7 +25,8 @@
 //! exactly one pointer to the current table; [`ops::Dispatcher::switch_backend`] swaps that pointer in one atomic
 //! store, never field by field, and it can never be null. Back ends: [`ops::Native`] (variables in a
 //! [`variables::VariableStore`]; clock and reset through the firmware's [`ops::Clock`] (CMOS RTC) and [`ops::Reset`]
-//! (port 0xCF9)) and [`ops::Hypervisor`] (variables owned by a [`ops::VariableHost`], clock and reset as native).
+//! (port 0xCF9, ACPI S5)) and [`ops::Hypervisor`] (variables owned by a [`ops::VariableHost`], clock and reset as
+//! native).
 //!
 //! The firmware's `extern "efiapi"` entry points ([`entry`]) validate raw pointers ([`ffi`]) and then load the
 //! current table once per call from the global [`entry::RUNTIME`] dispatcher, so a whole call is served by one back
@@ -33,11 +34,17 @@
 //!
 //! # SetVirtualAddressMap
 //!
-//! The tables and back ends are statics in the runtime image (or in runtime-services data); pointers inside them
-//! that the linker wrote are fixed by re-applying the image's relocations. The dispatcher's current-table pointer is
-//! stored at run time, so no relocation covers it: it is the one pointer the virtual-address-change handler must
-//! pass through ConvertPointer ([`ops::Dispatcher::convert_pointers`]). The variable region pointer inside a back
-//! end built at run time is the back end's own to convert the same way.
+//! The tables and back ends are statics in the firmware image, built at compile time; every pointer in them was
+//! written by the linker, and the firmware moves all such pointer slots with the image ([`relocation`]). That
+//! includes the dispatcher's current-table pointer: it only ever holds addresses of static tables. The one pointer a
+//! back end stores at run time, its variable region's, is converted through ConvertPointer
+//! ([`variables::VariableStore::convert_region`] on a [`variables::RawRegion`]). [`virtual_map`] checks the map the
+//! OS passes and does ConvertPointer's lookup. `docs/runtime.md` has the whole design.
+//!
+//! # Platform pieces ([`x86`])
+//!
+//! The CMOS RTC ([`x86::rtc::CmosRtc`]) and the reset/ACPI-sleep registers ([`x86::reset::PortReset`]) of QEMU's PC
+//! machines implement [`ops::Clock`] and [`ops::Reset`] over `hw::PortIo`, so they are tested against fakes.
 #![no_std]
 #![deny(missing_docs)]
 
@@ -51,8 +58,11 @@ pub mod error;
 pub mod ffi;
 mod lock;
 pub mod ops;
+pub mod relocation;
 pub mod time;
 pub mod variables;
+pub mod virtual_map;
+pub mod x86;
 
 pub use error::{DeviceFault, InvalidParameter, Result, RuntimeError};
 pub use lock::{TryLock, TryLockGuard};

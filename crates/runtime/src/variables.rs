@@ -31,16 +31,22 @@
 //!   GetNextVariableName skip them, deleting one is `EFI_NOT_FOUND`, writing its name is `EFI_WRITE_PROTECTED`);
 //!   volatile runtime variables are read-only (`EFI_WRITE_PROTECTED`); new writes need `NON_VOLATILE |
 //!   BOOTSERVICE_ACCESS | RUNTIME_ACCESS`.
+//! - Read-only variables: the firmware creates the variables it owns (`SecureBoot`, `PlatformLangCodes`, ...) with
+//!   [`VariableStore::set_firmware_variable`] and a read-only flag in the record; SetVariable on them (replace,
+//!   append or delete, in either phase) answers `EFI_WRITE_PROTECTED`, after the attribute checks.
 //! - GetNextVariableName enumerates in ascending (vendor GUID bytes, name code units) order. The order depends only on
 //!   the set of keys, so it is stable across rewrites, compaction and serialization.
 
 mod name;
 pub mod record;
+mod region;
 mod rules;
 mod store;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_firmware;
 #[cfg(test)]
 mod tests_store;
 
@@ -51,6 +57,7 @@ use r_efi::efi::{
 
 pub use name::{NameError, VariableName};
 pub use record::FormatError;
+pub use region::RawRegion;
 pub use store::VariableStore;
 
 /// Per-variable limit in bytes on name (UCS-2, NUL included) plus data: 32 KiB.

@@ -8,6 +8,7 @@
 
 use alloc::vec;
 use alloc::vec::Vec;
+use r_efi::efi::Status;
 
 /// Why a block transfer failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +35,42 @@ pub enum BlockError {
     Device,
     /// There is no medium in the device.
     NoMedia,
+    /// The request named a `MediaId` that is not the current medium's (`EFI_MEDIA_CHANGED`).
+    MediaChanged,
+    /// The device rejected the request's parameters (`EFI_INVALID_PARAMETER` from a foreign Block I/O).
+    InvalidParameter,
+}
+
+impl BlockError {
+    /// The `EFI_STATUS` a Block I/O or Disk I/O function returns for this error (UEFI 2.10 sections 13.7, 13.9):
+    /// `OutOfRange` and `InvalidParameter` are `EFI_INVALID_PARAMETER`, `BadBufferSize` is
+    /// `EFI_BAD_BUFFER_SIZE`, `BadGeometry` and `Device` are `EFI_DEVICE_ERROR`.
+    pub fn status(self) -> Status {
+        match self {
+            BlockError::OutOfRange { .. } | BlockError::InvalidParameter => {
+                Status::INVALID_PARAMETER
+            }
+            BlockError::BadBufferSize { .. } => Status::BAD_BUFFER_SIZE,
+            BlockError::BadGeometry | BlockError::Device => Status::DEVICE_ERROR,
+            BlockError::WriteProtected => Status::WRITE_PROTECTED,
+            BlockError::NoMedia => Status::NO_MEDIA,
+            BlockError::MediaChanged => Status::MEDIA_CHANGED,
+        }
+    }
+
+    /// The error for a failed `EFI_STATUS` of a (foreign) Block I/O or Disk I/O call: the inverse of
+    /// [`BlockError::status`] for the statuses it produces; `EFI_BAD_BUFFER_SIZE` becomes `BadBufferSize` with
+    /// the `len` and `block_size` of the request, and anything else `Device`.
+    pub fn from_status(status: Status, len: usize, block_size: u32) -> BlockError {
+        match status {
+            Status::INVALID_PARAMETER => BlockError::InvalidParameter,
+            Status::BAD_BUFFER_SIZE => BlockError::BadBufferSize { len, block_size },
+            Status::WRITE_PROTECTED => BlockError::WriteProtected,
+            Status::NO_MEDIA => BlockError::NoMedia,
+            Status::MEDIA_CHANGED => BlockError::MediaChanged,
+            _ => BlockError::Device,
+        }
+    }
 }
 
 /// A random-access device of fixed-size blocks (the shape of `EFI_BLOCK_IO_PROTOCOL`, UEFI 2.10 section 13.9).

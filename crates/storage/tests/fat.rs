@@ -544,3 +544,52 @@ fn fat_on_4096_byte_blocks() {
     let v = fs.read_to_vec("\\dir one\\FILE.BIN").unwrap();
     assert_eq!((v[0], &v[1..]), (0, &pattern(9000, 4)[..]));
 }
+
+/// A device that counts block reads.
+struct Counting {
+    disk: MemDisk,
+    reads: usize,
+}
+
+impl storage::block::BlockDevice for Counting {
+    fn block_size(&self) -> u32 {
+        self.disk.block_size()
+    }
+    fn last_block(&self) -> u64 {
+        self.disk.last_block()
+    }
+    fn read_blocks(&mut self, lba: u64, buf: &mut [u8]) -> Result<(), storage::block::BlockError> {
+        self.reads += 1;
+        self.disk.read_blocks(lba, buf)
+    }
+    fn write_blocks(&mut self, lba: u64, buf: &[u8]) -> Result<(), storage::block::BlockError> {
+        self.disk.write_blocks(lba, buf)
+    }
+    fn flush(&mut self) -> Result<(), storage::block::BlockError> {
+        Ok(())
+    }
+}
+
+#[test]
+fn chunked_reads_walk_the_chain_once() {
+    let mut fs = FatFs::mount(disk(small(Kind::Fat16))).unwrap();
+    let data = pattern(2000 * 512, 5);
+    let mut f = fs.create_file("\\BIG.BIN").unwrap();
+    fs.write_at(&mut f, 0, &data).unwrap();
+    let mut fs = FatFs::mount(Counting {
+        disk: fs.into_inner(),
+        reads: 0,
+    })
+    .unwrap();
+    let f = fs.open("\\BIG.BIN").unwrap();
+    let before = fs.device().reads;
+    let mut buf = [0u8; 512];
+    for (i, chunk) in data.chunks(512).enumerate() {
+        assert_eq!(fs.read_at(&f, i as u64 * 512, &mut buf).unwrap(), 512);
+        assert_eq!(&buf[..], chunk);
+    }
+    let reads = fs.device().reads - before;
+    // 2000 data blocks plus the 8 FAT blocks holding the chain, each loaded about once; walking the chain from
+    // its start for every chunk would load FAT blocks thousands of times.
+    assert!(reads < 2000 + 40, "{reads} block reads");
+}

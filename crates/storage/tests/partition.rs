@@ -412,3 +412,64 @@ fn random_corruption_never_panics() {
         let _ = table(img);
     }
 }
+
+#[test]
+fn partition_records_for_partition_info() {
+    let img = two_parts();
+    let parts = table(img.clone()).unwrap().partitions();
+    // The GPT record is the on-disk entry (first 128 bytes).
+    let storage::partition::PartitionRecord::Gpt(entry) = parts[0].record else {
+        panic!("GPT record expected")
+    };
+    assert_eq!(&entry[..], &img[2 * 512..2 * 512 + 128]);
+    // The MBR record of a logical partition is the EBR's record, start relative to that EBR.
+    let parts = table(mbr_disk()).unwrap().partitions();
+    let storage::partition::PartitionRecord::Mbr(rec) = parts[2].record else {
+        panic!("MBR record expected")
+    };
+    assert_eq!(&rec[..], &mbr_disk()[2048 * 512 + 446..2048 * 512 + 462]);
+    assert_eq!(u32::from_le_bytes(rec[8..12].try_into().unwrap()), 1);
+    // HD() node bytes.
+    let n = parts[2].node.to_bytes();
+    assert_eq!((n[0], n[1], u16::from_le_bytes([n[2], n[3]])), (4, 1, 42));
+    assert_eq!(u32::from_le_bytes(n[4..8].try_into().unwrap()), 5);
+    assert_eq!(u64::from_le_bytes(n[8..16].try_into().unwrap()), 2049);
+    assert_eq!(u64::from_le_bytes(n[16..24].try_into().unwrap()), 500);
+    assert_eq!(&n[24..28], &0xDEAD_BEEFu32.to_le_bytes());
+    assert_eq!((n[40], n[41]), (1, 1));
+}
+
+#[test]
+fn no_block_io_attribute_hides_a_partition() {
+    let mut img = two_parts();
+    // Entry 2's attributes: set bit 1, then fix both array CRCs and headers.
+    let at = 2 * 512 + 128 + 48;
+    img[at] |= 2;
+    let backup_array = (BLOCKS as usize - 1 - 32) * 512;
+    img[backup_array + 128 + 48] |= 2;
+    let crc = crc32fast::hash(&img[2 * 512..34 * 512]);
+    for lba in [1u64, BLOCKS - 1] {
+        let h = lba as usize * 512;
+        img[h + 88..h + 92].copy_from_slice(&crc.to_le_bytes());
+        fix_header_crc(&mut img, lba);
+    }
+    let PartitionTable::Gpt(gpt) = table(img).unwrap() else {
+        panic!()
+    };
+    assert_eq!(gpt.source, HeaderSource::Primary);
+    assert_eq!(gpt.partitions.len(), 2, "the entry is valid");
+    let parts = PartitionTable::Gpt(gpt).partitions();
+    assert_eq!(parts.len(), 1, "but gets no block device");
+    assert!(parts[0].is_esp);
+}
+
+#[test]
+fn fat_at_lba0_is_a_superfloppy_not_an_mbr() {
+    // A FAT boot sector has 0x55AA and boot code where MBR records would be.
+    let mut img = small(Kind::Fat16);
+    img[446..510].fill(0x7F);
+    assert_eq!(table(img), Err(PartitionError::FileSystemAtLba0));
+    // A protective MBR still wins (GPT disks are never superfloppies).
+    let gpt = two_parts();
+    assert!(matches!(table(gpt), Ok(PartitionTable::Gpt(_))));
+}

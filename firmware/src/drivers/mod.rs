@@ -6,20 +6,28 @@
 //! registers its exit-boot-services quiesce in `Start()` and removes it in `Stop()`
 //! (see `docs/boot-services.md`).
 
+mod disk_io;
+mod fat;
+mod partition;
+mod virtio_blk;
+
 use alloc::vec::Vec;
 
 use r_efi::efi::{Handle, Status};
 
 use crate::efi::protocol::services;
 
-mod virtio_blk;
-
 /// A driver's installer: installs its Driver Binding protocol for the firmware core image `core`.
 type Installer = fn(core: Handle) -> Result<(), Status>;
 
 /// Installs every driver binding. Drivers are independent: one failing to install is logged and the rest go on.
 pub fn install_all(core: Handle) {
-    let drivers: &[(&str, Installer)] = &[("virtio-blk", virtio_blk::install)];
+    let drivers: &[(&str, Installer)] = &[
+        ("virtio-blk", virtio_blk::install),
+        ("disk-io", disk_io::install),
+        ("partition", partition::install),
+        ("fat", fat::install),
+    ];
     for (name, install) in drivers {
         if let Err(status) = install(core) {
             log::error!(target: "drivers", "{name}: driver not installed: {status:?}");

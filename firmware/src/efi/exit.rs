@@ -32,6 +32,7 @@ pub extern "efiapi" fn exit_boot_services(image: Handle, map_key: usize) -> Stat
                 log::error!(target: "efi::exit", "{violations} handoff violation(s) in a strict run: stopping");
                 crate::platform::exit::fail(crate::platform::exit::ExitCode::HandoffViolation);
             }
+            super::runtime::enter_runtime();
             Status::SUCCESS
         }
         Err(e) => e,

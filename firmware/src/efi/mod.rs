@@ -15,6 +15,7 @@ pub mod device_path;
 pub mod event;
 pub mod exit;
 pub mod image;
+pub mod initrd;
 pub mod memory;
 pub mod misc;
 pub mod pci_io;

@@ -2,8 +2,9 @@
 //! sections 4.3-4.6), with header CRC32s kept right after every change.
 //!
 //! The system table, the runtime-services table, the configuration table array and the vendor string are
-//! `EfiRuntimeServicesData` (the OS keeps using them); the boot-services table is `EfiBootServicesData`. Every
-//! function pointer in both services tables is a real entry point: none is ever null.
+//! `EfiRuntimeServicesData` (the OS keeps using them; SetVirtualAddressMap converts the pointers among them, see
+//! `super::runtime::svam`); the boot-services table is `EfiBootServicesData`. Every function pointer in both
+//! services tables is a real entry point: none is ever null.
 
 use core::ffi::c_void;
 use core::sync::atomic::{AtomicPtr, Ordering};
@@ -35,11 +36,12 @@ fn header(signature: u64, size: usize) -> TableHeader {
     }
 }
 
-/// Recomputes the CRC32 of a table whose header starts at `table` and is `header_size` bytes long.
+/// Recomputes the CRC32 of a table whose header starts at `table` and is `header_size` bytes long. Allocates
+/// nothing and follows no pointer but `table`, so SetVirtualAddressMap may call it.
 ///
 /// # Safety
 /// `table` points at a live table with a valid `TableHeader`.
-unsafe fn update_crc(table: *mut TableHeader) {
+pub unsafe fn update_crc(table: *mut TableHeader) {
     // SAFETY: per the contract; the CRC covers `header_size` bytes with the crc field zero (UEFI 2.10 4.2).
     unsafe {
         (*table).crc32 = 0;
@@ -112,29 +114,6 @@ fn boot_services_table() -> BootServices {
     }
 }
 
-fn runtime_services_table() -> RuntimeServices {
-    RuntimeServices {
-        hdr: header(
-            efi::RUNTIME_SERVICES_SIGNATURE,
-            core::mem::size_of::<RuntimeServices>(),
-        ),
-        get_time: runtime::get_time,
-        set_time: runtime::set_time,
-        get_wakeup_time: runtime::get_wakeup_time,
-        set_wakeup_time: runtime::set_wakeup_time,
-        set_virtual_address_map: runtime::set_virtual_address_map,
-        convert_pointer: runtime::convert_pointer,
-        get_variable: runtime::get_variable,
-        get_next_variable_name: runtime::get_next_variable_name,
-        set_variable: runtime::set_variable,
-        get_next_high_mono_count: runtime::get_next_high_mono_count,
-        reset_system: runtime::reset_system,
-        update_capsule: runtime::update_capsule,
-        query_capsule_capabilities: runtime::query_capsule_capabilities,
-        query_variable_info: runtime::query_variable_info,
-    }
-}
-
 fn place<T>(memory_type: u32, value: T) -> Result<*mut T, Status> {
     let ptr = memory::allocate_zeroed(memory_type, core::mem::size_of::<T>())? as *mut T;
     // SAFETY: freshly allocated, 8-byte aligned pool memory of the right size.
@@ -145,7 +124,13 @@ fn place<T>(memory_type: u32, value: T) -> Result<*mut T, Status> {
 /// Builds the tables in UEFI memory and publishes the system table. Needs the memory map (`memory::init`).
 pub fn init() -> Result<*mut SystemTable, Status> {
     let bs = place(efi::BOOT_SERVICES_DATA, boot_services_table())?;
-    let rt = place(efi::RUNTIME_SERVICES_DATA, runtime_services_table())?;
+    let rt = place(
+        efi::RUNTIME_SERVICES_DATA,
+        runtime::table(header(
+            efi::RUNTIME_SERVICES_SIGNATURE,
+            core::mem::size_of::<RuntimeServices>(),
+        )),
+    )?;
     let vendor =
         memory::allocate_zeroed(efi::RUNTIME_SERVICES_DATA, (VENDOR.len() + 1) * 2)? as *mut u16;
     for (i, unit) in VENDOR.encode_utf16().enumerate() {

@@ -106,7 +106,7 @@ fn stall_ms(ms: usize) -> Outcome {
 pub fn run(report: &mut Report, out: &mut dyn Write) {
     report.record(
         out,
-        "events: periodic 10 ms timer notifies during Stall(100 ms)",
+        "events: periodic 10 ms timer notifies repeatedly during Stall",
         check_periodic(),
     );
     report.record(
@@ -145,11 +145,19 @@ fn check_periodic() -> Outcome {
         None,
     )?;
     event.set_timer(TimerDelay::PERIODIC, 10 * TICKS_PER_MS)?;
-    stall_ms(100)?;
-    let seen = ticks.load(Ordering::SeqCst);
+    // Ticks can coalesce when the host deschedules the vCPU (TCG on a busy machine), so wait up to 1 s of
+    // 10 ms stalls for three notifies rather than counting ticks in a fixed 100 ms.
+    let mut seen = 0;
+    for _ in 0..100 {
+        stall_ms(10)?;
+        seen = ticks.load(Ordering::SeqCst);
+        if seen >= 3 {
+            break;
+        }
+    }
     ensure!(
         seen >= 3,
-        "notify ran {seen} times in 100 ms of a 10 ms periodic timer, expected >= 3"
+        "notify ran {seen} times in 1 s of a 10 ms periodic timer, expected >= 3"
     );
     // CloseEvent on an armed periodic timer must also disarm it.
     expect_status("CloseEvent", event.close(), Status::SUCCESS)?;

@@ -14,6 +14,9 @@
 //! - [`blockio`]: Block I/O on the virtio-blk disks the load options describe;
 //! - [`console`]: Simple Text Output/Input (Ex), the console's device path, the device path protocols, and keys
 //!   typed on the serial line when the load options ask (`console-keys`);
+//! - [`fs`]: partitions, Partition Info and the FAT file system on test disks (only with `-append fs`/`fs-bad`);
+//! - `variables`: variable services, time, monotonic count, and (after ExitBootServices) SetVirtualAddressMap with
+//!   runtime services called at their new virtual addresses;
 //! - [`exit`]: ExitBootServices with a stale then a fresh map key.
 //!
 //! Each check prints `selftest: <name> ... ok|FAILED (<detail>)` (ConOut before ExitBootServices, COM1 after) and
@@ -42,11 +45,18 @@ mod crc;
 mod driver;
 mod events;
 mod exit;
+mod fs;
 mod memmap;
 mod memory;
 mod pci;
 mod ports;
 mod protocols;
+#[cfg(target_os = "uefi")]
+mod variables;
+#[cfg(target_os = "uefi")]
+mod variables_time;
+#[cfg(target_os = "uefi")]
+mod variables_virtual;
 #[cfg(target_os = "uefi")]
 mod violation;
 
@@ -121,12 +131,17 @@ fn main() -> Status {
     protocols::run(&mut report, &mut out);
     driver::run(&mut report, &mut out);
     pci::run(&mut report, &mut out);
+    variables::run(&mut report, &mut out);
     blockio::run(&mut report, &mut out);
     console::run(&mut report, &mut out);
+    fs::run(&mut report, &mut out);
     violation::arm_if_requested(&mut out);
     // Whether or not ExitBootServices succeeded (a failure was reported), the summary goes to COM1.
-    let _after = exit::run(&mut report, &mut out);
+    let after = exit::run(&mut report, &mut out);
     let mut serial = ports::Serial::new(ports::X86Ports, ports::COM1);
+    if after == exit::After::Exited {
+        variables_virtual::run(&mut report, &mut serial);
+    }
     report.summary(&mut serial);
     finish(&report)
 }

@@ -25,6 +25,11 @@ unsafe extern "efiapi" fn allocate_during_exit(_event: Event, _context: *mut c_v
 
 /// Whether the app's load options (UCS-2) contain [`ARM_WORD`] as a whole word.
 fn armed() -> bool {
+    has_option(ARM_WORD)
+}
+
+/// Whether the app's load options (UCS-2, QEMU `-append`) contain `word` as a whole word.
+pub fn has_option(word: &str) -> bool {
     let mut interface: *mut c_void = ptr::null_mut();
     // SAFETY: HandleProtocol on our own image handle with a valid out-pointer.
     let status = unsafe {
@@ -51,7 +56,7 @@ fn armed() -> bool {
     };
     let text = units.split(|&u| u == 0).next().unwrap_or(&[]);
     text.split(|&u| u == u16::from(b' '))
-        .any(|word| word.iter().copied().eq(ARM_WORD.encode_utf16()))
+        .any(|w| w.iter().copied().eq(word.encode_utf16()))
 }
 
 /// Registers the violating handler when the load options ask for it.

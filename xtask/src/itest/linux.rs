@@ -124,4 +124,10 @@ pub const TESTS: &[(&str, super::TestFn)] = &[
     ("linux_direct_reference_ovmf", |c| {
         on_ovmf(c, BootPath::Direct)
     }),
+    ("linux_direct_q35", |c| {
+        on_vmfw(c, Machine::Q35, BootPath::Direct)
+    }),
+    ("linux_direct_pc", |c| {
+        on_vmfw(c, Machine::Pc, BootPath::Direct)
+    }),
 ];

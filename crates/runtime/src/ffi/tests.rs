@@ -7,7 +7,8 @@ use std::vec;
 use std::vec::Vec;
 
 use r_efi::efi::{
-    Guid, Status, Time, VARIABLE_BOOTSERVICE_ACCESS as BS, VARIABLE_RUNTIME_ACCESS as RT,
+    Guid, MemoryDescriptor, RuntimeServices, Status, TableHeader, Time, RUNTIME_SERVICES_SIGNATURE,
+    VARIABLE_BOOTSERVICE_ACCESS as BS, VARIABLE_RUNTIME_ACCESS as RT,
 };
 
 use super::*;
@@ -205,15 +206,44 @@ fn set_then_enumerate_through_raw_pointers() {
     assert_eq!(seen, vec![ucs2("Lang"), ucs2("Zz")]);
 }
 
+unsafe extern "efiapi" fn core_svam(
+    _: usize,
+    _: usize,
+    _: u32,
+    _: *mut MemoryDescriptor,
+) -> Status {
+    Status::ABORTED
+}
+
+unsafe extern "efiapi" fn core_convert(_: usize, _: *mut *mut c_void) -> Status {
+    Status::ABORTED
+}
+
 #[test]
-fn entry_points_route_through_the_global_dispatcher() {
+fn the_table_routes_through_the_global_dispatcher_and_keeps_the_core_entries() {
+    let header = TableHeader {
+        signature: RUNTIME_SERVICES_SIGNATURE,
+        revision: 0,
+        header_size: core::mem::size_of::<RuntimeServices>() as u32,
+        crc32: 0,
+        reserved: 0,
+    };
+    let table = crate::entry::table(header, core_svam, core_convert);
+    // SAFETY: calling the entries the table was built with; they take no pointer.
+    unsafe {
+        assert_eq!(
+            (table.set_virtual_address_map)(0, 0, 0, ptr::null_mut()),
+            Status::ABORTED
+        );
+        assert_eq!((table.convert_pointer)(0, ptr::null_mut()), Status::ABORTED);
+    }
     let name = ucs2("Lang");
     let mut vendor = VENDOR;
     let (mut size, mut buf) = (8usize, [0u8; 8]);
     let call = |size: &mut usize, buf: &mut [u8; 8], vendor: &mut Guid| {
         // SAFETY: live locals; the entry point is called as firmware callers would call it.
         unsafe {
-            crate::entry::get_variable(
+            (table.get_variable)(
                 name.as_ptr() as *mut u16,
                 vendor,
                 ptr::null_mut(),

@@ -1,15 +1,18 @@
 //! The dispatcher: the single pointer to the current [`RuntimeOps`] table, and the phase.
 //!
-//! Invariant: `current` always holds a pointer obtained from a `&'static RuntimeOps` (by [`Dispatcher::new`],
-//! [`Dispatcher::switch_backend`], or the caller-vouched [`Dispatcher::convert_pointers`]); it is never null and
-//! never points at a partly built table.
+//! Invariant: `current` always holds a pointer obtained from a `&'static RuntimeOps` (by [`Dispatcher::new`] or
+//! [`Dispatcher::switch_backend`]); it is never null and never points at a partly built table.
+//!
+//! SetVirtualAddressMap: a `static` dispatcher's pointer is a slot the linker initialised with the address of a
+//! `static` table, and it only ever holds addresses of `static` tables, so it moves with the firmware image
+//! (see [`crate::relocation`]); the dispatcher needs no conversion of its own.
 
 use core::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 
 use r_efi::efi::{CapsuleHeader, Guid, ResetType, Status, Time, TimeCapabilities};
 
 use super::{CapsuleCapabilities, RuntimeOps, WakeupTime};
-use crate::error::{Result, RuntimeError};
+use crate::error::Result;
 use crate::variables::{Phase, StorageInfo, VariableInfo, VariableName};
 
 /// Routes every runtime call to the current table.
@@ -30,9 +33,9 @@ impl Dispatcher {
     /// The current table (one atomic load).
     pub fn current(&self) -> &'static RuntimeOps {
         let table = self.current.load(Ordering::Acquire);
-        // SAFETY: by the type invariant `table` came from a `&'static RuntimeOps` (or its converted address, which
-        // the caller of `convert_pointers` vouched for), so it is non-null, aligned and valid forever; the table is
-        // only ever read through shared references.
+        // SAFETY: by the type invariant `table` came from a `&'static RuntimeOps`, so it is non-null, aligned and
+        // valid forever (moved with the image at SetVirtualAddressMap, see the module doc); the table is only ever
+        // read through shared references.
         unsafe { &*table }
     }
 
@@ -59,27 +62,6 @@ impl Dispatcher {
     /// Records that ExitBootServices succeeded: from now on variable calls run in [`Phase::Runtime`].
     pub fn exit_boot_services(&self) {
         self.runtime.store(true, Ordering::Release);
-    }
-
-    /// Passes the current-table pointer through `convert` (the firmware's ConvertPointer for the new virtual
-    /// address map) and stores the result.
-    ///
-    /// Errors: [`RuntimeError::NotFound`] if `convert` returns `None` (address not in the map); the pointer is then
-    /// unchanged.
-    ///
-    /// # Safety
-    ///
-    /// A `Some` result must be the address of the same table (still valid for `'static`) in the address space all
-    /// later calls run in; it must be non-null and aligned for [`RuntimeOps`].
-    pub unsafe fn convert_pointers(
-        &self,
-        convert: impl FnOnce(usize) -> Option<usize>,
-    ) -> Result<()> {
-        let physical = self.current.load(Ordering::Acquire) as usize;
-        let virtual_address = convert(physical).ok_or(RuntimeError::NotFound)?;
-        self.current
-            .store(virtual_address as *mut RuntimeOps, Ordering::Release);
-        Ok(())
     }
 
     /// GetTime through the current table.

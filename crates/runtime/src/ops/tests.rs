@@ -301,25 +301,6 @@ fn exit_boot_services_applies_to_a_backend_switched_in_later() {
 }
 
 #[test]
-fn convert_pointers_moves_the_single_table_pointer() {
-    let a = table("a", native());
-    let b = table("b", hypervisor(Arc::default()));
-    let d = Dispatcher::new(a);
-    // SAFETY: `None` keeps the pointer; the `Some` value is the address of another 'static table.
-    unsafe {
-        assert_eq!(d.convert_pointers(|_| None), Err(RuntimeError::NotFound));
-        assert!(core::ptr::eq(d.current(), a));
-        let (from, to) = (
-            a as *const RuntimeOps as usize,
-            b as *const RuntimeOps as usize,
-        );
-        d.convert_pointers(|p| (p == from).then_some(to)).unwrap();
-    }
-    assert!(core::ptr::eq(d.current(), b));
-    assert_eq!(who(&d), Ok(b"host".to_vec()));
-}
-
-#[test]
 fn set_time_validates_before_touching_the_clock() {
     let n = native();
     assert_eq!(
@@ -391,19 +372,48 @@ fn wakeup_needs_a_time_to_enable_and_is_unsupported() {
 #[test]
 fn a_call_meeting_a_held_store_is_busy_and_changes_nothing() {
     let n = native();
-    let guard = n.store().unwrap();
     let name = ucs2("Who");
-    let r = n.set_variable(
-        Phase::BootServices,
-        &VariableName::new(&name).unwrap(),
-        &VENDOR,
-        NV | BS | RT,
-        b"x",
+    let inner = n.with_store(|_| {
+        Ok(n.set_variable(
+            Phase::BootServices,
+            &VariableName::new(&name).unwrap(),
+            &VENDOR,
+            NV | BS | RT,
+            b"x",
+        ))
+    });
+    assert_eq!(inner, Ok(Err(RuntimeError::DeviceError(DeviceFault::Busy))));
+    let store = VariableStore::format(vec![0u8; RECOMMENDED_STORE_SIZE]).unwrap();
+    let attach = n.with_store(|_| Ok(n.attach_store(store)));
+    assert_eq!(
+        attach,
+        Ok(Err(RuntimeError::DeviceError(DeviceFault::Busy)))
     );
-    assert_eq!(r, Err(RuntimeError::DeviceError(DeviceFault::Busy)));
-    drop(guard);
     let d = Dispatcher::new(table("native", n));
     assert_eq!(who(&d), Ok(b"native".to_vec()));
+}
+
+#[test]
+fn a_store_attached_later_serves_variables_and_none_is_an_error() {
+    let n: &'static TestNative = Box::leak(Box::new(Native::without_store(platform(2024, 0))));
+    let d = Dispatcher::new(table("native", n));
+    assert_eq!(
+        who(&d),
+        Err(RuntimeError::DeviceError(DeviceFault::NoStore))
+    );
+    assert_eq!(
+        d.query_variable_info(BS),
+        Err(RuntimeError::DeviceError(DeviceFault::NoStore))
+    );
+    assert!(
+        d.get_time().is_ok(),
+        "the platform services work without a store"
+    );
+    n.attach_store(store_saying(b"late", RECOMMENDED_STORE_SIZE))
+        .unwrap();
+    assert_eq!(who(&d), Ok(b"late".to_vec()));
+    let attributes = n.with_store(|s| s.query_variable_info(Phase::BootServices, BS));
+    assert!(attributes.is_ok());
 }
 
 #[test]

@@ -16,7 +16,7 @@
 //! | offset | size | field      | meaning                                                       |
 //! |--------|------|------------|---------------------------------------------------------------|
 //! | 0      | 1    | state      | [`STATE_VALID`] (0xAA) or [`STATE_OBSOLETE`] (0x00)           |
-//! | 1      | 1    | reserved   | 0                                                             |
+//! | 1      | 1    | flags      | [`FLAG_READ_ONLY`]; other bits 0                              |
 //! | 2      | 2    | name_len   | bytes of the UCS-2LE name, NUL included (even, at least 4)    |
 //! | 4      | 4    | attributes | stored attribute bits (NV, BS, RT, HR)                        |
 //! | 8      | 4    | data_len   | bytes of data                                                 |
@@ -39,6 +39,10 @@ pub const RECORD_HEADER_SIZE: usize = 28;
 pub const STATE_VALID: u8 = 0xAA;
 /// State byte of a superseded or deleted record; compaction reclaims it.
 pub const STATE_OBSOLETE: u8 = 0x00;
+/// Flag: the firmware owns this variable; SetVariable refuses to change or delete it (`EFI_WRITE_PROTECTED`).
+pub const FLAG_READ_ONLY: u8 = 0x01;
+/// Every flag bit a record may carry.
+pub const KNOWN_FLAGS: u8 = FLAG_READ_ONLY;
 
 /// Why a region's bytes do not form a valid store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,6 +65,8 @@ pub enum FormatError {
     BadName(usize),
     /// A record at this region byte offset has attributes a stored variable cannot have.
     BadAttributes(usize),
+    /// A record at this region byte offset has flag bits this format does not define.
+    BadFlags(usize),
     /// A record at this region byte offset is larger than the per-variable limit.
     RecordTooLarge(usize),
     /// A valid record at this region byte offset repeats the key of an earlier valid record.
@@ -73,6 +79,7 @@ pub enum FormatError {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct RecordHeader {
     pub state: u8,
+    pub flags: u8,
     pub name_len: usize,
     pub attributes: u32,
     pub data_len: usize,
@@ -87,6 +94,7 @@ impl RecordHeader {
         vendor.copy_from_slice(&b[12..28]);
         Some(RecordHeader {
             state: b[0],
+            flags: b[1],
             name_len: u16::from_le_bytes([b[2], b[3]]) as usize,
             attributes: u32::from_le_bytes([b[4], b[5], b[6], b[7]]),
             data_len: u32::from_le_bytes([b[8], b[9], b[10], b[11]]) as usize,
@@ -97,7 +105,7 @@ impl RecordHeader {
     /// Encodes into `out`; the caller guarantees `name_len <= u16::MAX` and `data_len <= u32::MAX`.
     pub fn encode(&self, out: &mut [u8; RECORD_HEADER_SIZE]) {
         out[0] = self.state;
-        out[1] = 0;
+        out[1] = self.flags;
         out[2..4].copy_from_slice(&(self.name_len as u16).to_le_bytes());
         out[4..8].copy_from_slice(&self.attributes.to_le_bytes());
         out[8..12].copy_from_slice(&(self.data_len as u32).to_le_bytes());
@@ -143,6 +151,7 @@ mod tests {
     fn record_header_roundtrips_little_endian() {
         let h = RecordHeader {
             state: STATE_VALID,
+            flags: FLAG_READ_ONLY,
             name_len: 0x0106,
             attributes: 7,
             data_len: 0x0102_0304,
@@ -150,7 +159,7 @@ mod tests {
         };
         let mut out = [0u8; RECORD_HEADER_SIZE];
         h.encode(&mut out);
-        assert_eq!(&out[..4], &[0xAA, 0, 0x06, 0x01]);
+        assert_eq!(&out[..4], &[0xAA, FLAG_READ_ONLY, 0x06, 0x01]);
         assert_eq!(&out[8..12], &[0x04, 0x03, 0x02, 0x01]);
         assert_eq!(&out[12..16], &[0x44, 0x33, 0x22, 0x11]);
         assert_eq!(RecordHeader::decode(&out), Some(h));

@@ -11,7 +11,7 @@ use r_efi::efi::{
     VARIABLE_TIME_BASED_AUTHENTICATED_WRITE_ACCESS,
 };
 
-use super::record::RECORD_HEADER_SIZE;
+use super::record::{FLAG_READ_ONLY, RECORD_HEADER_SIZE};
 use super::store::Record;
 use super::{
     Phase, StorageInfo, VariableInfo, VariableName, VariableStore, MAX_VARIABLE_SIZE,
@@ -184,7 +184,8 @@ impl<R: AsRef<[u8]> + AsMut<[u8]>> VariableStore<R> {
     /// Errors: [`RuntimeError::InvalidParameter`] for undefined bits, bad combinations, changed attributes, a
     /// too-large variable or a runtime write without runtime attributes; [`RuntimeError::Unsupported`] /
     /// [`RuntimeError::SecurityViolation`] for authenticated writes; [`RuntimeError::NotFound`] when deleting a
-    /// missing variable; [`RuntimeError::WriteProtected`] for variables read-only in `phase`;
+    /// missing variable; [`RuntimeError::WriteProtected`] for firmware-owned read-only variables (see
+    /// [`Self::set_firmware_variable`]) and for variables read-only in `phase`;
     /// [`RuntimeError::OutOfResources`] when the region cannot hold the result even after compaction.
     pub fn set_variable(
         &mut self,
@@ -201,9 +202,15 @@ impl<R: AsRef<[u8]> + AsMut<[u8]>> VariableStore<R> {
             check_combination(access, vendor)?;
         }
         let delete = access == 0 || (data.is_empty() && !append);
-        let existing = self
-            .find(vendor, name)
-            .map(|r| (r.offset, r.header.attributes, r.data.len()));
+        let found = self.find(vendor, name);
+        let read_only = found.is_some_and(|r| {
+            r.header.flags & FLAG_READ_ONLY != 0 && visible(phase, r.header.attributes)
+        });
+        let existing = found.map(|r| (r.offset, r.header.attributes, r.data.len()));
+        if read_only {
+            log::debug!(target: "runtime::variables", "SetVariable of a read-only variable refused");
+            return Err(RuntimeError::WriteProtected);
+        }
 
         if phase == Phase::Runtime {
             match existing {
@@ -234,7 +241,7 @@ impl<R: AsRef<[u8]> + AsMut<[u8]>> VariableStore<R> {
             }
             self.check_size(name, data.len())?;
             log::trace!(target: "runtime::variables", "create attrs {access:#x}, {} bytes", data.len());
-            return self.write(None, vendor, name, access, data, false);
+            return self.write(None, vendor, name, (access, 0), data, false);
         };
 
         if access != 0 && access != existing_attributes {
@@ -257,7 +264,36 @@ impl<R: AsRef<[u8]> + AsMut<[u8]>> VariableStore<R> {
             data.len()
         };
         self.check_size(name, new_len)?;
-        self.write(Some(offset), vendor, name, access, data, append)
+        self.write(Some(offset), vendor, name, (access, 0), data, append)
+    }
+
+    /// The firmware's own write, for the variables it publishes (UEFI 2.10 section 3.3, e.g. `PlatformLangCodes`,
+    /// `SecureBoot`): creates or replaces (`vendor`, `name`) with `attributes` and `data`, or deletes it when `data`
+    /// is empty, whatever its current attributes or read-only state. With `read_only`, later SetVariable calls on it
+    /// fail with `EFI_WRITE_PROTECTED`. Applies the boot-services rules otherwise: call it before ExitBootServices.
+    ///
+    /// Errors: as [`Self::set_variable`] for the attributes (`APPEND_WRITE` and authenticated bits are refused) and
+    /// sizes; [`RuntimeError::NotFound`] when deleting a missing variable; [`RuntimeError::OutOfResources`].
+    pub fn set_firmware_variable(
+        &mut self,
+        name: &VariableName<'_>,
+        vendor: &Guid,
+        attributes: u32,
+        data: &[u8],
+        read_only: bool,
+    ) -> Result<()> {
+        check_defined_bits(attributes)?;
+        if attributes & VARIABLE_APPEND_WRITE != 0 {
+            return Err(InvalidParameter::UnknownAttributeBits(VARIABLE_APPEND_WRITE).into());
+        }
+        check_combination(attributes, vendor)?;
+        let old = self.find(vendor, name).map(|r| r.offset);
+        if data.is_empty() {
+            return self.retire(old.ok_or(RuntimeError::NotFound)?);
+        }
+        self.check_size(name, data.len())?;
+        let flags = if read_only { FLAG_READ_ONLY } else { 0 };
+        self.write(old, vendor, name, (attributes, flags), data, false)
     }
 
     /// QueryVariableInfo for variables with `attributes` (`APPEND_WRITE` ignored).

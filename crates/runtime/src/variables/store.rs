@@ -14,8 +14,8 @@ use r_efi::efi::Guid;
 
 use super::name::{validate_stored, VariableName};
 use super::record::{
-    decode_region_header, encode_region_header, FormatError, RecordHeader, RECORD_HEADER_SIZE,
-    REGION_HEADER_SIZE, STATE_OBSOLETE, STATE_VALID,
+    decode_region_header, encode_region_header, FormatError, RecordHeader, KNOWN_FLAGS,
+    RECORD_HEADER_SIZE, REGION_HEADER_SIZE, STATE_OBSOLETE, STATE_VALID,
 };
 use super::{MAX_VARIABLE_SIZE, STORED_ATTRIBUTES};
 use crate::error::{DeviceFault, Result, RuntimeError};
@@ -120,6 +120,11 @@ impl<R: AsRef<[u8]> + AsMut<[u8]>> VariableStore<R> {
         self.region
     }
 
+    /// The region itself (for moving it without changing its bytes, see `RawRegion`).
+    pub(crate) fn region_mut(&mut self) -> &mut R {
+        &mut self.region
+    }
+
     /// Bytes available for records: the region length minus the region header.
     pub fn capacity(&self) -> usize {
         self.region.as_ref().len() - REGION_HEADER_SIZE
@@ -203,8 +208,8 @@ impl<R: AsRef<[u8]> + AsMut<[u8]>> VariableStore<R> {
         Ok(())
     }
 
-    /// Stores a new VALID record for (`vendor`, `name`), retiring the VALID record at `old` if given. With `append`
-    /// the new data is the old record's data followed by `data`.
+    /// Stores a new VALID record for (`vendor`, `name`) with `stored` = (attributes, flags), retiring the VALID
+    /// record at `old` if given. With `append` the new data is the old record's data followed by `data`.
     ///
     /// Compacts when the free tail is too short; if still too short, moves the old record to the end of the log and
     /// rewrites it in place. Errors: [`RuntimeError::OutOfResources`] when the live records would not fit.
@@ -213,10 +218,11 @@ impl<R: AsRef<[u8]> + AsMut<[u8]>> VariableStore<R> {
         old: Option<usize>,
         vendor: &Guid,
         name: &VariableName<'_>,
-        attributes: u32,
+        stored: (u32, u8),
         data: &[u8],
         append: bool,
     ) -> Result<()> {
+        let (attributes, flags) = stored;
         let old_header = match old {
             Some(offset) => Some(self.record_at(offset).ok_or(CORRUPT)?.header),
             None => None,
@@ -228,6 +234,7 @@ impl<R: AsRef<[u8]> + AsMut<[u8]>> VariableStore<R> {
         };
         let new = RecordHeader {
             state: STATE_VALID,
+            flags,
             name_len: name.byte_len(),
             attributes,
             data_len: kept + data.len(),
@@ -371,6 +378,9 @@ impl<R: AsRef<[u8]> + AsMut<[u8]>> VariableStore<R> {
                 || h.attributes & VARIABLE_BOOTSERVICE_ACCESS == 0
             {
                 return Err(FormatError::BadAttributes(at));
+            }
+            if h.flags & !KNOWN_FLAGS != 0 {
+                return Err(FormatError::BadFlags(at));
             }
             if h.name_len + h.data_len > MAX_VARIABLE_SIZE {
                 return Err(FormatError::RecordTooLarge(at));

@@ -68,3 +68,62 @@ impl From<BpbError> for FatError {
         FatError::Bpb(e)
     }
 }
+
+impl core::fmt::Display for FatError {
+    /// A sentence for log lines, naming the on-disk value at fault.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            FatError::Io(e) => write!(f, "device error {e:?}"),
+            FatError::Bpb(e) => write!(f, "invalid boot sector: {e:?}"),
+            FatError::ClusterOutOfRange { cluster } => {
+                write!(
+                    f,
+                    "cluster number {cluster:#x} is outside the volume's data clusters"
+                )
+            }
+            FatError::CorruptChain { start } => write!(
+                f,
+                "the cluster chain from cluster {start:#x} loops or is longer than the volume"
+            ),
+            FatError::FreeClusterInChain { cluster } => {
+                write!(f, "a cluster chain runs into free cluster {cluster:#x}")
+            }
+            FatError::BadClusterInChain { cluster } => {
+                write!(
+                    f,
+                    "a cluster chain runs into cluster {cluster:#x}, marked bad"
+                )
+            }
+            FatError::ChainTooShort { start } => write!(
+                f,
+                "the cluster chain from cluster {start:#x} is shorter than the file size"
+            ),
+            FatError::NotFound => f.write_str("not found"),
+            FatError::NotADirectory => f.write_str("not a directory"),
+            FatError::IsADirectory => f.write_str("is a directory"),
+            FatError::InvalidPath => f.write_str("invalid path"),
+            FatError::InvalidName => f.write_str("invalid name"),
+            FatError::AlreadyExists => f.write_str("an entry of that name exists"),
+            FatError::DirectoryNotEmpty => f.write_str("directory not empty"),
+            FatError::DirectoryFull => f.write_str("directory full"),
+            FatError::NoSpace => f.write_str("no free cluster"),
+            FatError::FileTooLarge => f.write_str("FAT files end at 4 GiB - 1 bytes"),
+        }
+    }
+}
+
+impl FatError {
+    /// True for the errors that mean the on-disk structures are inconsistent (a corrupt volume), as opposed to a
+    /// caller's mistake, a full volume or a device failure.
+    pub fn is_corruption(&self) -> bool {
+        matches!(
+            self,
+            FatError::Bpb(_)
+                | FatError::ClusterOutOfRange { .. }
+                | FatError::CorruptChain { .. }
+                | FatError::FreeClusterInChain { .. }
+                | FatError::BadClusterInChain { .. }
+                | FatError::ChainTooShort { .. }
+        )
+    }
+}

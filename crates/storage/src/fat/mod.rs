@@ -5,7 +5,7 @@
 //!
 //! Layers: [`bpb`] validates the boot sector once at [`FatFs::mount`]; `io` gives byte access with a one-block
 //! cache; `table` reads and writes FAT entries and walks chains; [`dir`] parses directories; `write` allocates,
-//! creates, writes and deletes.
+//! creates, writes and deletes; `rename` renames and moves entries; `label` reads and sets the volume label.
 //!
 //! Invariants: no on-disk number is used before it is range-checked (cluster numbers against `2..count + 2`,
 //! sizes against chains, directory sizes against 65536 entries); every loop is bounded (chains by the cluster
@@ -23,6 +23,8 @@ pub mod bpb;
 pub mod dir;
 mod error;
 mod io;
+mod label;
+mod rename;
 mod table;
 mod write;
 
@@ -203,6 +205,11 @@ impl<D: BlockDevice> FatFs<D> {
     /// Flushes the device.
     pub fn flush(&mut self) -> Result<(), FatError> {
         Ok(self.io.dev.flush()?)
+    }
+
+    /// The device the volume is on.
+    pub fn device(&self) -> &D {
+        &self.io.dev
     }
 
     /// Unmounts, returning the device.

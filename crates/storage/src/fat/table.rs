@@ -132,13 +132,18 @@ impl<D: BlockDevice> FatFs<D> {
     }
 
     /// Walks the chain from `start` for at most `limit` clusters (fewer if it ends). The result is cached until
-    /// the FAT changes.
+    /// the FAT changes; a later walk of the same chain that needs more clusters continues from the cached end
+    /// instead of starting over, so reading a file front to back in chunks walks its chain once.
     pub(crate) fn walk(&mut self, start: u32, limit: u32) -> Result<Chain, FatError> {
+        let mut resume = None;
         if let Some((s, c)) = &self.chain_cache {
             if *s == start && (c.complete || c.clusters >= limit) {
                 let mut c = c.clone();
                 truncate_chain(&mut c, limit);
                 return Ok(c);
+            }
+            if *s == start {
+                resume = Some(c.clone());
             }
         }
         if !self.bpb.is_data_cluster(start) {
@@ -146,7 +151,21 @@ impl<D: BlockDevice> FatFs<D> {
         }
         let limit = limit.min(self.bpb.cluster_count);
         let mut chain = Chain::default();
-        let (mut cur, mut tortoise, mut power, mut lam) = (start, start, 1u32, 0u32);
+        let mut cur = start;
+        if let Some(prefix) = resume.filter(|c| c.clusters > 0) {
+            // The cached walk stopped at its limit: go on from the cluster after its last one.
+            let last = prefix.last().unwrap_or(start);
+            chain = prefix;
+            match self.next_cluster(last)? {
+                Some(next) => cur = next,
+                None => {
+                    chain.complete = true;
+                    self.chain_cache = Some((start, chain.clone()));
+                    return Ok(chain);
+                }
+            }
+        }
+        let (mut tortoise, mut power, mut lam) = (cur, 1u32, 0u32);
         while chain.clusters < limit {
             match chain.extents.last_mut() {
                 Some((s, l)) if *s + *l == cur => *l += 1,

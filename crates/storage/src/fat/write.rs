@@ -21,7 +21,7 @@ use alloc::vec::Vec;
 /// Characters allowed in a short name besides `A-Z` and `0-9` (FAT spec section 6.1).
 const SHORT_SPECIALS: &[u8] = b"!#$%&'()-@^_`{}~";
 
-fn is_short_char(c: char) -> bool {
+pub(crate) fn is_short_char(c: char) -> bool {
     c.is_ascii_uppercase()
         || c.is_ascii_digit()
         || (c.is_ascii() && SHORT_SPECIALS.contains(&(c as u8)))
@@ -102,6 +102,22 @@ fn alias(name: &str, taken: &[[u8; 11]]) -> Result<[u8; 11], FatError> {
     Err(FatError::DirectoryFull)
 }
 
+/// The short name and long-name entries (empty for an exact 8.3 name) for storing `name` in a directory whose
+/// entries have the short names `taken`.
+pub(crate) fn names_for(
+    name: &str,
+    taken: impl Iterator<Item = [u8; 11]>,
+) -> Result<([u8; 11], Vec<[u8; 32]>), FatError> {
+    Ok(match exact_short(name) {
+        Some(s) => (s, Vec::new()),
+        None => {
+            let taken: Vec<[u8; 11]> = taken.collect();
+            let s = alias(name, &taken)?;
+            (s, lfn_entries(name, lfn_checksum(&s)))
+        }
+    })
+}
+
 /// Long-name entries for `name`, in disk order (highest order first).
 fn lfn_entries(name: &str, checksum: u8) -> Vec<[u8; 32]> {
     const OFFSETS: [usize; 13] = [1, 3, 5, 7, 9, 14, 16, 18, 20, 22, 24, 28, 30];
@@ -129,7 +145,7 @@ fn lfn_entries(name: &str, checksum: u8) -> Vec<[u8; 32]> {
 }
 
 /// The 32-byte short entry for `e` (NT case byte 0).
-fn short_entry(e: &DirEntry) -> [u8; 32] {
+pub(crate) fn short_entry(e: &DirEntry) -> [u8; 32] {
     let mut b = [0u8; 32];
     b[..11].copy_from_slice(&e.short_name);
     if b[0] == 0xE5 {
@@ -213,23 +229,28 @@ impl<D: BlockDevice> FatFs<D> {
 
     fn create(&mut self, path: &str, is_dir: bool) -> Result<DirEntry, FatError> {
         let (parent, name) = self.split_parent(path)?;
+        self.create_in(&parent, name, is_dir)
+    }
+
+    /// Creates an empty file or (with `.` and `..`) directory named `name` in the directory `parent`.
+    /// Errors: [`FatError::NotADirectory`], [`FatError::InvalidName`], [`FatError::AlreadyExists`],
+    /// [`FatError::DirectoryFull`], [`FatError::NoSpace`], chain corruption, I/O.
+    pub fn create_in(
+        &mut self,
+        parent: &DirEntry,
+        name: &str,
+        is_dir: bool,
+    ) -> Result<DirEntry, FatError> {
         if !valid_long_name(name) {
             return Err(FatError::InvalidName);
         }
-        let loc = self.dir_loc(&parent)?;
+        let loc = self.dir_loc(parent)?;
         let data = self.load_dir(loc)?;
         let existing = data.entries(self.bpb.fat_type == FatType::Fat32);
         if existing.iter().any(|e| e.matches(name)) {
             return Err(FatError::AlreadyExists);
         }
-        let (short, lfn) = match exact_short(name) {
-            Some(s) => (s, Vec::new()),
-            None => {
-                let taken: Vec<[u8; 11]> = existing.iter().map(|e| e.short_name).collect();
-                let s = alias(name, &taken)?;
-                (s, lfn_entries(name, lfn_checksum(&s)))
-            }
-        };
+        let (short, lfn) = names_for(name, existing.iter().map(|e| e.short_name))?;
         let slots = self.reserve_slots(loc, data, lfn.len() + 1)?;
         let mut entry = DirEntry {
             name: name.into(),
@@ -284,7 +305,7 @@ impl<D: BlockDevice> FatFs<D> {
 
     /// Disk positions of `k` consecutive free slots in the directory at `loc`, growing a cluster directory if
     /// needed. Keeps the 0x00 end mark after a run that reaches past it.
-    fn reserve_slots(
+    pub(crate) fn reserve_slots(
         &mut self,
         loc: DirLoc,
         mut data: DirData,
@@ -312,6 +333,13 @@ impl<D: BlockDevice> FatFs<D> {
             data = self.load_dir(loc)?;
         }
         Err(FatError::DirectoryFull)
+    }
+
+    /// Rewrites the short entry of `e` on disk from its fields (attributes, times, first cluster, size), keeping
+    /// the name and NT case byte: how a caller stores attribute or time changes. Errors:
+    /// [`FatError::InvalidPath`] for the root (it has no entry), I/O.
+    pub fn update_entry(&mut self, e: &DirEntry) -> Result<(), FatError> {
+        self.store_entry(e)
     }
 
     /// Rewrites the short entry of `e` (attributes, times, first cluster, size), keeping name and NT case byte.
@@ -456,8 +484,18 @@ impl<D: BlockDevice> FatFs<D> {
     pub fn delete(&mut self, path: &str) -> Result<(), FatError> {
         let (parent, name) = self.split_parent(path)?;
         let e = self.lookup(&parent, name)?;
+        self.delete_entry(&e)
+    }
+
+    /// Deletes the file or empty directory `e` (an entry read from its parent): frees its chain and marks its
+    /// entries free. Errors: [`FatError::InvalidPath`] for the root or a dot entry,
+    /// [`FatError::DirectoryNotEmpty`], chain errors, I/O.
+    pub fn delete_entry(&mut self, e: &DirEntry) -> Result<(), FatError> {
+        if e.short_name[0] == b'.' {
+            return Err(FatError::InvalidPath);
+        }
         if e.is_dir() && e.first_cluster != 0 {
-            let data = self.load_dir(self.dir_loc(&e)?)?;
+            let data = self.load_dir(self.dir_loc(e)?)?;
             if data
                 .entries(self.bpb.fat_type == FatType::Fat32)
                 .iter()
@@ -470,7 +508,7 @@ impl<D: BlockDevice> FatFs<D> {
             let chain = self.walk_all(e.first_cluster)?;
             self.free_chain(&chain)?;
         }
-        let pos = e.pos.ok_or(FatError::InvalidPath)?;
+        let pos = e.pos.as_ref().ok_or(FatError::InvalidPath)?;
         for p in pos.lfn.iter().chain([&pos.short]) {
             self.io.write(*p, &[0xE5])?;
         }

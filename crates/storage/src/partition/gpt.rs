@@ -165,6 +165,21 @@ impl GptPartition {
         self.type_guid == EFI_SYSTEM_PARTITION_GUID
     }
 
+    /// The first 128 bytes of the entry (UEFI 2.10 table 5.6: type, unique GUID, start, end, attributes, name),
+    /// as `EFI_PARTITION_INFO_PROTOCOL` hands it out. Bytes past 128 of larger entries are reserved and not kept.
+    pub fn entry_bytes(&self) -> [u8; 128] {
+        let mut e = [0u8; 128];
+        e[0..16].copy_from_slice(&self.type_guid.0);
+        e[16..32].copy_from_slice(&self.unique_guid.0);
+        e[32..40].copy_from_slice(&self.starting_lba.to_le_bytes());
+        e[40..48].copy_from_slice(&self.ending_lba.to_le_bytes());
+        e[48..56].copy_from_slice(&self.attributes.to_le_bytes());
+        for (k, unit) in self.name.iter().enumerate() {
+            e[56 + 2 * k..58 + 2 * k].copy_from_slice(&unit.to_le_bytes());
+        }
+        e
+    }
+
     /// Size in blocks.
     pub fn size_lba(&self) -> u64 {
         self.ending_lba - self.starting_lba + 1
@@ -373,7 +388,7 @@ pub fn read_gpt<D: BlockDevice>(dev: &mut D) -> Result<Gpt, (GptError, GptError)
         }
         Err(e) => e,
     };
-    log::warn!(target: "storage::partition::gpt", "primary GPT invalid ({primary:?}); trying the backup header");
+    log::debug!(target: "storage::partition::gpt", "primary GPT header invalid: {primary}; trying the backup header");
     match read_gpt_at(dev, dev.last_block()) {
         Ok((header, partitions)) => Ok(Gpt {
             header,
@@ -382,5 +397,49 @@ pub fn read_gpt<D: BlockDevice>(dev: &mut D) -> Result<Gpt, (GptError, GptError)
             partitions,
         }),
         Err(backup) => Err((primary, backup)),
+    }
+}
+
+impl core::fmt::Display for GptError {
+    /// A sentence for log lines.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            GptError::Io(e) => write!(f, "read failed ({e:?})"),
+            GptError::BadSignature => f.write_str("no \"EFI PART\" signature"),
+            GptError::UnsupportedRevision(r) => write!(f, "revision {r:#x} is not 1.x"),
+            GptError::BadHeaderSize(s) => write!(f, "HeaderSize {s} is outside 92..=block size"),
+            GptError::HeaderCrcMismatch { stored, computed } => write!(
+                f,
+                "HeaderCRC32 {stored:#010x} does not match the header ({computed:#010x})"
+            ),
+            GptError::MyLbaMismatch { expected, found } => {
+                write!(f, "MyLBA is {found} but the header was read from LBA {expected}")
+            }
+            GptError::BadUsableRange { first, last } => {
+                write!(f, "usable range {first}..={last} is empty, off the disk or covers a header")
+            }
+            GptError::BadEntrySize(s) => write!(f, "SizeOfPartitionEntry {s} is not 128 * 2^n"),
+            GptError::EntryArrayTooLarge {
+                entries,
+                entry_size,
+            } => write!(f, "{entries} entries of {entry_size} bytes exceed the 4 MiB limit"),
+            GptError::BadEntryArrayLocation { lba, blocks } => write!(
+                f,
+                "the entry array at LBA {lba} ({blocks} blocks) is off the disk or overlaps a header or the usable range"
+            ),
+            GptError::EntryArrayCrcMismatch { stored, computed } => write!(
+                f,
+                "PartitionEntryArrayCRC32 {stored:#010x} does not match the entries ({computed:#010x})"
+            ),
+            GptError::PartitionEndBeforeStart { index } => {
+                write!(f, "entry {index} ends before it starts")
+            }
+            GptError::PartitionOutsideUsable { index } => {
+                write!(f, "entry {index} lies outside the usable range")
+            }
+            GptError::PartitionsOverlap { first, second } => {
+                write!(f, "entries {first} and {second} overlap")
+            }
+        }
     }
 }

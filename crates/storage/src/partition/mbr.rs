@@ -88,6 +88,9 @@ pub struct MbrPartition {
     pub starting_lba: u64,
     /// Size in blocks (non-zero).
     pub size_lba: u64,
+    /// The 16-byte record as stored (UEFI 2.10 table 5.2; for a logical partition the EBR's record, whose start
+    /// is relative to that EBR). `EFI_PARTITION_INFO_PROTOCOL` hands it out unchanged.
+    pub record: [u8; 16],
 }
 
 impl MbrPartition {
@@ -120,13 +123,17 @@ pub(crate) struct Record {
     pub(crate) os_type: u8,
     pub(crate) start: u32,
     pub(crate) size: u32,
+    pub(crate) raw: [u8; 16],
 }
 
 /// The four records of an MBR-layout sector (`sector` at least 512 bytes).
 pub(crate) fn records(sector: &[u8]) -> [Record; 4] {
     core::array::from_fn(|i| {
         let r = &sector[446 + 16 * i..462 + 16 * i];
+        let mut raw = [0u8; 16];
+        raw.copy_from_slice(r);
         Record {
+            raw,
             boot: r[0],
             os_type: r[4],
             start: u32::from_le_bytes([r[8], r[9], r[10], r[11]]),
@@ -180,6 +187,7 @@ pub fn read_mbr<D: BlockDevice>(dev: &mut D) -> Result<Mbr, MbrError> {
             os_type: r.os_type,
             starting_lba: start,
             size_lba: size,
+            record: r.raw,
         };
         used.push((start, p.ending_lba(), number));
         if is_extended(r.os_type) {
@@ -240,6 +248,7 @@ fn read_ebr_chain<D: BlockDevice>(
                 os_type: logical.os_type,
                 starting_lba: start,
                 size_lba: size,
+                record: logical.raw,
             };
             used.push((start, p.ending_lba(), number));
             partitions.push(p);
@@ -267,4 +276,47 @@ fn check_overlaps(used: &mut [(u64, u64, u32)]) -> Result<(), MbrError> {
         }
     }
     Ok(())
+}
+
+impl core::fmt::Display for MbrError {
+    /// A sentence for log lines.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            MbrError::Io(e) => write!(f, "read failed ({e:?})"),
+            MbrError::BlockTooSmall(bs) => write!(f, "blocks of {bs} bytes cannot hold an MBR"),
+            MbrError::BadSignature => f.write_str("no 0x55AA signature"),
+            MbrError::BadBootIndicator { number } => {
+                write!(
+                    f,
+                    "record {number} has a boot indicator other than 0x00/0x80"
+                )
+            }
+            MbrError::PartitionOutsideDisk { number } => {
+                write!(
+                    f,
+                    "partition {number} starts at LBA 0 or ends past the disk"
+                )
+            }
+            MbrError::PartitionsOverlap { first, second } => {
+                write!(f, "partitions {first} and {second} overlap (0 = an EBR)")
+            }
+            MbrError::MultipleExtended => f.write_str("more than one extended partition"),
+            MbrError::EbrBadSignature { lba } => {
+                write!(f, "the EBR at LBA {lba} has no 0x55AA signature")
+            }
+            MbrError::OutsideExtended { lba } => {
+                write!(
+                    f,
+                    "the EBR at LBA {lba} points outside the extended partition"
+                )
+            }
+            MbrError::ExtendedChainLoop { lba } => {
+                write!(f, "the EBR chain loops back to LBA {lba}")
+            }
+            MbrError::ExtendedChainTooLong => write!(
+                f,
+                "the EBR chain has more than {MAX_LOGICAL_PARTITIONS} links"
+            ),
+        }
+    }
 }

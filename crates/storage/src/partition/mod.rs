@@ -2,10 +2,14 @@
 //! values a UEFI Hard Drive media device path node needs ([`HardDriveNode`], section 10.3.5.1).
 //!
 //! [`read_partition_table`] follows section 5.2.3/13.3.2 (partition discovery): if LBA 0 holds an MBR with a
-//! record of type 0xEE (protective or hybrid MBR) the disk is GPT and only the GPT is trusted; if it holds an MBR
-//! without one it is a legacy MBR disk; otherwise [`PartitionError::NoPartitionTable`]. An `Err` from this function
-//! on a disk that has a boot sector may still mean "unpartitioned medium": the caller can try a file system on the
-//! whole disk.
+//! record of type 0xEE (protective or hybrid MBR) the disk is GPT and only the GPT is trusted; if LBA 0 is a valid
+//! FAT boot sector (a "superfloppy": a file system on the whole medium, section 13.3.2.2) the answer is
+//! [`PartitionError::FileSystemAtLba0`], because the boot code where MBR records would be is not a table; if it
+//! holds an MBR without a 0xEE record it is a legacy MBR disk; otherwise [`PartitionError::NoPartitionTable`].
+//! Any `Err` means "no partitions": the caller can try a file system on the whole disk.
+//!
+//! GPT entries with attribute bit 1 ("No Block IO Protocol", table 5.7) are left out of
+//! [`PartitionTable::partitions`]: the firmware must not make a block device of them.
 
 pub mod gpt;
 pub mod guid;
@@ -35,6 +39,8 @@ pub enum PartitionError {
     },
     /// The legacy MBR is malformed.
     Mbr(MbrError),
+    /// LBA 0 is a valid FAT boot sector and no record is 0xEE: an unpartitioned medium (superfloppy).
+    FileSystemAtLba0,
 }
 
 /// A disk's partition table.
@@ -85,6 +91,37 @@ pub struct HardDriveNode {
     pub signature_type: SignatureType,
 }
 
+/// Length of a Hard Drive media device path node in bytes (UEFI 2.10 section 10.3.5.1).
+pub const HARD_DRIVE_NODE_LEN: usize = 42;
+
+impl HardDriveNode {
+    /// The device path node (type 4 Media, subtype 1 Hard Drive, length 42): `PartitionNumber` u32,
+    /// `PartitionStart` u64, `PartitionSize` u64, `PartitionSignature` [16], `PartitionFormat` u8,
+    /// `SignatureType` u8, all little-endian and unaligned.
+    pub fn to_bytes(&self) -> [u8; HARD_DRIVE_NODE_LEN] {
+        let mut n = [0u8; HARD_DRIVE_NODE_LEN];
+        n[0] = 4;
+        n[1] = 1;
+        n[2..4].copy_from_slice(&(HARD_DRIVE_NODE_LEN as u16).to_le_bytes());
+        n[4..8].copy_from_slice(&self.partition_number.to_le_bytes());
+        n[8..16].copy_from_slice(&self.partition_start.to_le_bytes());
+        n[16..24].copy_from_slice(&self.partition_size.to_le_bytes());
+        n[24..40].copy_from_slice(&self.partition_signature);
+        n[40] = self.partition_format as u8;
+        n[41] = self.signature_type as u8;
+        n
+    }
+}
+
+/// The table entry behind a partition, as `EFI_PARTITION_INFO_PROTOCOL` (UEFI 2.10 section 13.18) reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartitionRecord {
+    /// The GPT entry (first 128 bytes, table 5.6).
+    Gpt([u8; 128]),
+    /// The MBR or EBR partition record (16 bytes, table 5.2).
+    Mbr([u8; 16]),
+}
+
 /// A partition from either table, in the form the firmware consumes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Partition {
@@ -92,15 +129,22 @@ pub struct Partition {
     pub node: HardDriveNode,
     /// EFI System Partition: GPT type C12A7328-F81F-11D2-BA4B-00A0C93EC93B or MBR `OSType` 0xEF.
     pub is_esp: bool,
+    /// The table entry.
+    pub record: PartitionRecord,
 }
 
+/// GPT entry attribute bit 1: the firmware must not produce a Block I/O protocol for it (UEFI 2.10 table 5.7).
+pub const GPT_ATTRIBUTE_NO_BLOCK_IO: u64 = 1 << 1;
+
 impl PartitionTable {
-    /// Every file-system partition (GPT used entries; MBR primaries and logicals, not the extended container).
+    /// Every file-system partition (GPT used entries without the "No Block IO" attribute; MBR primaries and
+    /// logicals, not the extended container).
     pub fn partitions(&self) -> Vec<Partition> {
         match self {
             PartitionTable::Gpt(g) => g
                 .partitions
                 .iter()
+                .filter(|p| p.attributes & GPT_ATTRIBUTE_NO_BLOCK_IO == 0)
                 .map(|p| Partition {
                     node: HardDriveNode {
                         partition_number: p.index,
@@ -111,6 +155,7 @@ impl PartitionTable {
                         signature_type: SignatureType::Guid,
                     },
                     is_esp: p.is_esp(),
+                    record: PartitionRecord::Gpt(p.entry_bytes()),
                 })
                 .collect(),
             PartitionTable::Mbr(m) => {
@@ -128,6 +173,7 @@ impl PartitionTable {
                             signature_type: SignatureType::Mbr,
                         },
                         is_esp: p.os_type == mbr::OS_TYPE_EFI_SYSTEM,
+                        record: PartitionRecord::Mbr(p.record),
                     })
                     .collect()
             }
@@ -154,7 +200,28 @@ pub fn read_partition_table<D: BlockDevice>(dev: &mut D) -> Result<PartitionTabl
             .map(PartitionTable::Gpt)
             .map_err(|(primary, backup)| PartitionError::GptInvalid { primary, backup });
     }
+    let device_bytes = (dev.last_block().saturating_add(1)).saturating_mul(bs as u64);
+    if crate::fat::Bpb::parse(&lba0, device_bytes).is_ok() {
+        return Err(PartitionError::FileSystemAtLba0);
+    }
     mbr::read_mbr(dev)
         .map(PartitionTable::Mbr)
         .map_err(PartitionError::Mbr)
+}
+
+impl core::fmt::Display for PartitionError {
+    /// A sentence for log lines, e.g. `GPT invalid: primary header: HeaderCRC32 ... ; backup header: ...`.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            PartitionError::Io(e) => write!(f, "reading LBA 0 failed ({e:?})"),
+            PartitionError::BlockTooSmall(bs) => write!(f, "blocks of {bs} bytes are too small for a partition table"),
+            PartitionError::NoPartitionTable => f.write_str("no partition table (LBA 0 has no 0x55AA signature)"),
+            PartitionError::GptInvalid { primary, backup } => write!(
+                f,
+                "the protective MBR announces a GPT but both headers are invalid: primary header (LBA 1): {primary}; backup header (last LBA): {backup}"
+            ),
+            PartitionError::Mbr(e) => write!(f, "invalid MBR: {e}"),
+            PartitionError::FileSystemAtLba0 => f.write_str("no partition table: a FAT file system starts at LBA 0"),
+        }
+    }
 }
