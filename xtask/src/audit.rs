@@ -5,8 +5,7 @@
 //!
 //! `--firmware` is `vmfw` (built first), `ovmf` (Debian's OVMF with a fresh copy of its variable store) or the
 //! path of a flash image given to QEMU with `-bios`. `--kernel` hands the app over with QEMU `-kernel` instead of
-//! the ESP (a development aid for firmware that cannot boot from virtio-blk yet); vmfw gets it that way by
-//! default until its boot manager boots from the ESP ([`VMFW_BOOT`]).
+//! the ESP (a development aid for firmware that cannot boot from virtio-blk).
 
 mod devices;
 mod runner;
@@ -15,6 +14,7 @@ mod table;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use handoff_audit_core::binding;
 use serde_json::Value;
 
 use crate::itest::Ctx;
@@ -136,11 +136,7 @@ pub fn command(firmware: &str, machine: Machine, kernel: bool) -> Result<(), Str
         Machine::Q35 => format!("{name}.json"),
         other => format!("{name}-{}.json", other.name()),
     };
-    let boot = if kernel || (firmware == "vmfw" && VMFW_BOOT == Boot::Kernel) {
-        Boot::Kernel
-    } else {
-        Boot::Esp
-    };
+    let boot = if kernel { Boot::Kernel } else { Boot::Esp };
     eprintln!(
         "auditing {name} on {} ({boot:?} boot); console follows",
         machine.name()
@@ -218,21 +214,18 @@ pub fn looked_everywhere(report: &Value) -> Result<(), String> {
     Ok(())
 }
 
-/// How vmfw gets the app (in the integration tests and by default in `cargo xtask audit --firmware vmfw`):
-/// `-kernel` until vmfw's boot manager loads `\EFI\BOOT\BOOTX64.EFI` from virtio-blk, then the ESP.
-const VMFW_BOOT: Boot = Boot::Kernel;
-
 fn on_vmfw(ctx: &Ctx, machine: Machine) -> Result<(), String> {
     let dir = ctx.scratch.join(format!("audit-vmfw-{}", machine.name()));
     let audited = audit(
         &Firmware::Bios(ctx.image.clone()),
         machine,
-        VMFW_BOOT,
+        Boot::Esp,
         &dir,
         false,
     )?;
     let explain = |why: String| format!("{why}\n{}\n$ {}", audited.render(), audited.command_line);
     looked_everywhere(&audited.report).map_err(explain)?;
+    driven_by(&audited.report, "virtio-blk", Named::Any).map_err(explain)?;
     if audited.outcome() != "clean" {
         return Err(explain(format!(
             "vmfw's handoff is not clean: {}",
@@ -256,7 +249,58 @@ fn catches_a_leak(ctx: &Ctx) -> Result<(), String> {
     )?;
     let explain = |why: String| format!("{why}\n{}\n$ {}", audited.render(), audited.command_line);
     looked_everywhere(&audited.report).map_err(explain)?;
+    driven_by(
+        &audited.report,
+        "e1000",
+        Named::Exactly(binding::LEAK_DRIVER_NAME),
+    )
+    .map_err(explain)?;
     caught_the_leak(&audited.report).map_err(explain)
+}
+
+/// What [`driven_by`] requires of the drivers' names.
+#[derive(Clone, Copy, Debug)]
+pub enum Named<'a> {
+    /// Nothing (the firmware's drivers may lack Component Name 2).
+    Any,
+    /// At least one driver has a name.
+    Some,
+    /// One driver has this name.
+    Exactly(&'a str),
+}
+
+/// Checks that the report says a firmware driver held the PCI I/O of the (first) function of `kind` BY_DRIVER
+/// before ExitBootServices, with names as `named` requires.
+pub fn driven_by(report: &Value, kind: &str, named: Named) -> Result<(), String> {
+    let devices = report["devices"].as_array().cloned().unwrap_or_default();
+    let d = devices
+        .iter()
+        .find(|d| d["kind"] == kind)
+        .ok_or_else(|| format!("the report lists no {kind}"))?;
+    if d["driven"] != true || d["binding"]["status"] != "driven" {
+        return Err(format!(
+            "the {kind} is not reported driven by a firmware driver: {}",
+            d["binding"]
+        ));
+    }
+    let names: Vec<&str> = d["binding"]["drivers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|driver| driver["name"].as_str())
+        .collect();
+    let ok = match named {
+        Named::Any => true,
+        Named::Some => !names.is_empty(),
+        Named::Exactly(want) => names.contains(&want),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "the {kind}'s drivers are named {names:?}, expected {named:?}"
+        ))
+    }
 }
 
 /// The verdicts a run with the deliberate e1000 leak must have.
@@ -296,6 +340,7 @@ fn on_ovmf(ctx: &Ctx) -> Result<(), String> {
     )?;
     let explain = |why: String| format!("{why}\n{}\n$ {}", audited.render(), audited.command_line);
     looked_everywhere(&audited.report).map_err(explain)?;
+    driven_by(&audited.report, "virtio-blk", Named::Some).map_err(explain)?;
     if audited.outcome() == "audit_error" {
         return Err(explain("the audit failed on OVMF".into()));
     }
@@ -355,6 +400,36 @@ mod tests {
         assert!(caught_the_leak(&report(quiet)).is_err());
         let clean: Value = serde_json::from_str(r#"{"outcome":"clean","devices":[]}"#).unwrap();
         assert!(caught_the_leak(&clean).is_err());
+    }
+
+    #[test]
+    fn driven_by_reads_the_binding_and_the_names() {
+        let report = |binding: &str, driven: &str| -> Value {
+            serde_json::from_str(&format!(
+                r#"{{"devices":[{{"kind":"virtio-net","driven":false,"binding":{{"status":"not_driven","drivers":[]}}}},
+                   {{"kind":"virtio-blk","driven":{driven},"binding":{binding}}}]}}"#
+            ))
+            .unwrap()
+        };
+        let named = r#"{"status":"driven","drivers":[{"agent":"0x1","name":"Virtio PCI Driver"}]}"#;
+        let anonymous = r#"{"status":"driven","drivers":[{"agent":"0x1","name":null}]}"#;
+        let r = report(named, "true");
+        assert_eq!(driven_by(&r, "virtio-blk", Named::Any), Ok(()));
+        assert_eq!(driven_by(&r, "virtio-blk", Named::Some), Ok(()));
+        assert_eq!(
+            driven_by(&r, "virtio-blk", Named::Exactly("Virtio PCI Driver")),
+            Ok(())
+        );
+        assert!(driven_by(&r, "virtio-blk", Named::Exactly("other")).is_err());
+        assert!(driven_by(&r, "virtio-net", Named::Any)
+            .unwrap_err()
+            .contains("not reported driven"));
+        assert!(driven_by(&r, "nvme", Named::Any).is_err());
+        let r = report(anonymous, "true");
+        assert_eq!(driven_by(&r, "virtio-blk", Named::Any), Ok(()));
+        assert!(driven_by(&r, "virtio-blk", Named::Some).is_err());
+        let r = report(r#"{"status":"unknown","drivers":[]}"#, "null");
+        assert!(driven_by(&r, "virtio-blk", Named::Any).is_err());
     }
 
     #[test]

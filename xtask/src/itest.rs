@@ -36,10 +36,10 @@ fn tests() -> Vec<(&'static str, TestFn)> {
     tests
 }
 
-/// The devices `cargo xtask demo` attaches (the same set the inventory tests check).
-pub fn demo_devices() -> Vec<String> {
-    let scratch = crate::target_dir().join("demo");
-    bringup::device_args(crate::qemu::Machine::Q35, &scratch).unwrap_or_default()
+/// The devices `cargo xtask demo` attaches: the virtio-blk disk whose EFI system partition holds Debian's kernel
+/// as a unified kernel image (`\EFI\BOOT\BOOTX64.EFI`), which the boot manager boots to the initramfs.
+pub fn demo_devices() -> Result<Vec<String>, String> {
+    linux::boot_args(linux::BootPath::Uki)
 }
 
 /// Runs every integration test whose name contains `filter`.

@@ -2,7 +2,7 @@
 //!
 //! - `build [--log LEVEL]`: the firmware (release) as the flash image `target/vmfw.fd`.
 //! - `run [--machine q35|pc] [--memory MiB] [-- QEMU args]`: boot it with the serial console on this terminal.
-//! - `demo`: build, boot, show the console.
+//! - `demo`: build, boot Debian's kernel from a virtio disk to the initramfs, show the console.
 //! - `test`: unit tests on the host, then the QEMU integration tests.
 //! - `audit --firmware vmfw|ovmf|PATH [--machine q35|pc]`: the handoff audit (see `audit`).
 //! - `bench [--runs N]`: the boot benchmark against OVMF and SeaBIOS; writes `target/bench/report.{md,json}`.
@@ -49,7 +49,8 @@ enum Cmd {
         #[arg(last = true)]
         qemu_args: Vec<String>,
     },
-    /// Build, boot in QEMU and show the console: the quickest look at vmfw.
+    /// Build, boot Debian's kernel from a virtio disk (a unified kernel image on its EFI system partition) to the
+    /// initramfs, with the console on this terminal: the quickest look at vmfw.
     Demo {
         #[arg(long, value_enum, default_value = "q35")]
         machine: Machine,
@@ -114,8 +115,9 @@ fn run(cli: Cli) -> Result<(), String> {
         Cmd::Demo { machine } => {
             setup::for_tests()?;
             let image = build("info")?;
+            let devices = itest::demo_devices()?;
             Qemu::new(machine, 512, &Firmware::Bios(image))
-                .args(itest::demo_devices())
+                .args(devices)
                 .run_interactive()
                 .map(|_| ())
         }

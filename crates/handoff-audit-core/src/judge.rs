@@ -1,4 +1,4 @@
-//! Verdicts per PCI function: was it driven by the firmware, and did the firmware leave it able to do DMA into
+//! Verdicts per PCI function: did a firmware driver manage it, and did the firmware leave it able to do DMA into
 //! memory the OS now owns.
 //!
 //! Rules, in order:
@@ -10,14 +10,18 @@
 //!    forwards their children's DMA), or a virtio device whose status was not reset to 0.
 //! 3. **quiet** otherwise.
 //!
-//! "Driven by the firmware" is evidence, not certainty: Bus Master on, a running state, or traces (queue and ring
-//! addresses, a non-zero virtio status) left in registers. A device reset completely (virtio reset clears the
-//! queue addresses) shows no trace, so "no evidence" does not prove the firmware never touched it.
+//! "Driven by the firmware" is the firmware's own answer before ExitBootServices ([`crate::binding`]): some agent
+//! held the function's PCI I/O `BY_DRIVER`. It does not change the verdict but its reason: a live device its
+//! firmware driver left running is the broken promise itself; a live device no firmware driver held is live all
+//! the same (the OS inherits the DMA whoever started it) and the reason says it was started outside the UEFI
+//! driver model. The registers' traces (queue and ring addresses, a non-zero virtio status) are kept as evidence
+//! of a touch outside the driver model.
 
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use crate::binding::Binding;
 use crate::canary;
 use crate::device::{self, State};
 use crate::memmap::Range;
@@ -58,21 +62,27 @@ pub struct Finding {
     pub decode_forced: bool,
     /// Why it can still do DMA.
     pub running: Vec<String>,
-    /// What shows the firmware drove it.
+    /// What the registers show was configured (queue and ring addresses, a non-zero status).
     pub traces: Vec<String>,
     /// Changed canary ranges at its rings or buffers.
     pub canary_hits: Vec<Range>,
-    /// Whether the evidence says the firmware drove it.
-    pub driven: bool,
+    /// Whether a firmware driver held its PCI I/O `BY_DRIVER` before ExitBootServices.
+    pub binding: Binding,
     /// The verdict.
     pub verdict: Verdict,
     /// Why, in one line.
     pub reason: String,
 }
 
-/// Judges a function from its state (read before the canary was armed) and the changed canary ranges (empty
-/// when the canary did not run).
-pub fn judge(function: Function, state: State, decode_forced: bool, changed: &[Range]) -> Finding {
+/// Judges a function from its state (read before the canary was armed), its binding (asked before
+/// ExitBootServices) and the changed canary ranges (empty when the canary did not run).
+pub fn judge(
+    function: Function,
+    state: State,
+    decode_forced: bool,
+    binding: Binding,
+    changed: &[Range],
+) -> Finding {
     let running = state.running();
     let traces = state.traces();
     let mut canary_hits: Vec<Range> = state
@@ -126,7 +136,16 @@ pub fn judge(function: Function, state: State, decode_forced: bool, changed: &[R
     } else {
         (Verdict::Quiet, String::from("stopped"))
     };
-    let driven = bus_master && !is_bridge || !running.is_empty() || !traces.is_empty();
+    let origin = match (&binding, verdict) {
+        (Binding::NotDriven | Binding::NoPciIo, Verdict::Live) => {
+            format!(
+                "{}: started outside the UEFI driver model",
+                binding.clause()
+            )
+        }
+        _ => binding.clause(),
+    };
+    let reason = format!("{reason} ({origin})");
     Finding {
         kind: device::kind_name(&function),
         function,
@@ -135,7 +154,7 @@ pub fn judge(function: Function, state: State, decode_forced: bool, changed: &[R
         running,
         traces,
         canary_hits,
-        driven,
+        binding,
         verdict,
         reason,
     }
@@ -144,6 +163,7 @@ pub fn judge(function: Function, state: State, decode_forced: bool, changed: &[R
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::binding::{Driver, OPEN_PROTOCOL_BY_DRIVER};
     use crate::device::e1000::E1000State;
     use crate::device::nvme::NvmeState;
     use crate::device::virtio::{View, VirtioState};
@@ -181,32 +201,115 @@ mod tests {
 
     const NVME: [u8; 3] = [1, 8, 2];
 
+    fn driven_by(name: &str) -> Binding {
+        Binding::Driven(vec![Driver {
+            agent: 0x7000,
+            attributes: OPEN_PROTOCOL_BY_DRIVER,
+            name: Some(name.into()),
+        }])
+    }
+
     #[test]
-    fn running_with_bus_master_is_live_and_driven() {
+    fn running_with_bus_master_is_live_and_names_its_driver() {
         let f = judge(
             function(NVME, COMMAND_BUS_MASTER | COMMAND_MEMORY),
             nvme(1, 0x8000),
             false,
+            driven_by("NVM Express Driver"),
             &[],
         );
         assert_eq!(f.verdict, Verdict::Live);
-        assert!(f.driven);
+        assert_eq!(f.binding.driven(), Some(true));
         assert!(f.reason.contains("CC.EN=1"), "{}", f.reason);
+        assert!(
+            f.reason.ends_with("(driven by \"NVM Express Driver\")"),
+            "{}",
+            f.reason
+        );
     }
 
     #[test]
     fn running_without_bus_master_is_still_live() {
-        let f = judge(function(NVME, COMMAND_MEMORY), nvme(1, 0x8000), false, &[]);
+        let f = judge(
+            function(NVME, COMMAND_MEMORY),
+            nvme(1, 0x8000),
+            false,
+            driven_by("x"),
+            &[],
+        );
         assert_eq!(f.verdict, Verdict::Live);
         assert!(f.reason.contains("bus master off"));
     }
 
     #[test]
-    fn stopped_device_with_traces_is_quiet_but_driven() {
-        let f = judge(function(NVME, COMMAND_MEMORY), nvme(0, 0x8000), false, &[]);
-        assert_eq!((f.verdict, f.driven), (Verdict::Quiet, true));
-        let f = judge(function(NVME, 0), nvme(0, 0), false, &[]);
-        assert_eq!((f.verdict, f.driven), (Verdict::Quiet, false));
+    fn live_without_a_firmware_driver_is_still_live_and_says_so() {
+        for binding in [Binding::NotDriven, Binding::NoPciIo] {
+            let f = judge(
+                function(NVME, COMMAND_BUS_MASTER | COMMAND_MEMORY),
+                nvme(1, 0x8000),
+                false,
+                binding.clone(),
+                &[],
+            );
+            assert_eq!(f.verdict, Verdict::Live, "{binding:?}");
+            assert_eq!(f.binding.driven(), Some(false));
+            assert!(
+                f.reason.contains("started outside the UEFI driver model"),
+                "{}",
+                f.reason
+            );
+        }
+    }
+
+    #[test]
+    fn the_binding_never_changes_the_verdict() {
+        let bindings = [
+            driven_by("d"),
+            Binding::NotDriven,
+            Binding::NoPciIo,
+            Binding::Unknown("LocateHandleBuffer: NOT_READY".into()),
+        ];
+        for (state, command, want) in [
+            (nvme(1, 0x8000), COMMAND_MEMORY, Verdict::Live),
+            (nvme(0, 0x8000), COMMAND_BUS_MASTER, Verdict::Warning),
+            (nvme(0, 0), 0, Verdict::Quiet),
+        ] {
+            for b in &bindings {
+                let f = judge(
+                    function(NVME, command),
+                    state.clone(),
+                    false,
+                    b.clone(),
+                    &[],
+                );
+                assert_eq!(f.verdict, want, "{b:?}: {}", f.reason);
+                assert_eq!(&f.binding, b);
+            }
+        }
+    }
+
+    #[test]
+    fn a_stopped_driven_device_is_quiet_and_keeps_its_traces() {
+        let f = judge(
+            function(NVME, COMMAND_MEMORY),
+            nvme(0, 0x8000),
+            false,
+            driven_by("NVMe"),
+            &[],
+        );
+        assert_eq!(f.verdict, Verdict::Quiet);
+        assert_eq!(f.reason, "stopped (driven by \"NVMe\")");
+        assert!(!f.traces.is_empty());
+        let f = judge(
+            function(NVME, 0),
+            nvme(0, 0),
+            false,
+            Binding::NotDriven,
+            &[],
+        );
+        assert_eq!(f.verdict, Verdict::Quiet);
+        assert_eq!(f.reason, "stopped (no firmware driver held its PCI I/O)");
+        assert!(f.traces.is_empty());
     }
 
     #[test]
@@ -215,18 +318,19 @@ mod tests {
             function([1, 6, 1], COMMAND_BUS_MASTER),
             State::Unknown,
             false,
+            driven_by("AHCI"),
             &[],
         );
         assert_eq!(f.verdict, Verdict::Warning);
         assert!(f.reason.contains("no state reader"));
-        assert!(f.driven);
         let f = judge(
             function([6, 4, 0], COMMAND_BUS_MASTER),
             State::Unknown,
             false,
+            Binding::NotDriven,
             &[],
         );
-        assert_eq!((f.verdict, f.driven), (Verdict::Quiet, false));
+        assert_eq!(f.verdict, Verdict::Quiet);
     }
 
     #[test]
@@ -240,9 +344,15 @@ mod tests {
             legacy: None,
             rings: vec![],
         });
-        let f = judge(function([2, 0, 0], 0), state, false, &[]);
+        let f = judge(
+            function([2, 0, 0], 0),
+            state,
+            false,
+            Binding::NotDriven,
+            &[],
+        );
         assert_eq!(f.verdict, Verdict::Warning);
-        assert!(f.driven);
+        assert!(!f.traces.is_empty());
     }
 
     #[test]
@@ -261,7 +371,13 @@ mod tests {
             }],
         });
         let changed = [Range::at(0x4000, 0x1000), Range::at(0x9000, 0x2000)];
-        let f = judge(function([2, 0, 0], 0), state, false, &changed);
+        let f = judge(
+            function([2, 0, 0], 0),
+            state,
+            false,
+            driven_by("e1000"),
+            &changed,
+        );
         assert_eq!(f.verdict, Verdict::Live);
         assert_eq!(f.canary_hits, vec![Range::at(0x9000, 0x2000)]);
         assert!(f.reason.contains("wrote 2 canary page(s)"), "{}", f.reason);

@@ -9,7 +9,9 @@
 //!   ExitBootServices;
 //! - [`pci`]: configuration mechanism #1 (ports 0xCF8/0xCFC) and a read-only scan of buses 0..=255;
 //! - [`device`]: the DMA-relevant state of virtio (modern and legacy), NVMe, xHCI and e1000 functions;
-//! - [`judge`]: whether a function was driven by the firmware and whether it was left live;
+//! - [`binding`]: which functions a firmware driver held `BY_DRIVER` before ExitBootServices (the UEFI driver
+//!   model's answer to "driven by the firmware");
+//! - [`judge`]: whether a function was left live, and the reason in terms of who drove it;
 //! - [`canary`]: the DMA canary pattern and the coalescing of overwritten pages into ranges;
 //! - [`timer`]: TSC calibration against PIT channel 2;
 //! - [`serial`]: a 16550 UART writer and line reader (COM1);
@@ -20,6 +22,7 @@
 #![deny(missing_docs)]
 extern crate alloc;
 
+pub mod binding;
 pub mod canary;
 pub mod crc;
 pub mod device;

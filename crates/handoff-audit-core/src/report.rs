@@ -7,16 +7,24 @@
 //!
 //! JSON shape (every 64-bit value as a `"0x..."` string):
 //! `{"tool":"handoff-audit","format":1,"outcome":..,"firmware":{vendor,revision,uefi_revision},
-//! "summary":{checks_failed,live,warnings,changed_pages},"checks":[{name,passed,detail}],
+//! "summary":{checks_failed,live,warnings,driven,changed_pages},"checks":[{name,passed,detail}],
 //! "memory_map":{descriptors,descriptor_size,descriptor_version,problems,pages_by_type,free_bytes},
-//! "timer":{source,tsc_hz},"devices":[{bdf,vendor,device,class,kind,command,bus_master,decode_forced,driven,
-//! verdict,reason,running,traces,canary_hits,state}],"canary":{ran,free_bytes,pages,runner_confirmed,wait_ms,
-//! changed_pages,dropped_ranges,changed:[{start,end,pages,blamed}]},"errors":[..],"notes":[..]}`.
+//! "timer":{source,tsc_hz},"pci_io":null|{located,error,handles,other_segments,problems},
+//! "devices":[{bdf,vendor,device,class,kind,command,bus_master,decode_forced,driven,
+//! binding:{status,drivers:[{agent,attributes,name}],unknown_because},verdict,reason,running,traces,canary_hits,
+//! state}],"canary":{ran,free_bytes,pages,runner_confirmed,wait_ms,changed_pages,dropped_ranges,
+//! changed:[{start,end,pages,blamed}]},"errors":[..],"notes":[..]}`.
+//!
+//! `driven` is `true` when a firmware driver held the function's PCI I/O `BY_DRIVER` before ExitBootServices,
+//! `false` when none did (or it had no PCI I/O handle), `null` when the firmware could not be asked;
+//! `binding.status` is "driven", "not_driven", "no_pci_io" or "unknown" ([`crate::binding::Binding`]); a driver's
+//! `name` is its Component Name 2 driver name or `null`.
 
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use crate::binding::{Binding, Bindings};
 use crate::canary::{self, Changes};
 use crate::json::Json;
 use crate::judge::{Finding, Verdict};
@@ -125,6 +133,8 @@ pub struct Report {
     pub memory_map: Option<MapSummary>,
     /// Calibrated TSC frequency.
     pub tsc_hz: Option<u64>,
+    /// The PCI I/O handles' answers before ExitBootServices, once asked.
+    pub bindings: Option<Bindings>,
     /// Every PCI function.
     pub devices: Vec<Finding>,
     /// The canary, when it ran.
@@ -233,6 +243,13 @@ impl Report {
         );
         w.field_u64("live", self.count(Verdict::Live) as u64);
         w.field_u64("warnings", self.count(Verdict::Warning) as u64);
+        w.field_u64(
+            "driven",
+            self.devices
+                .iter()
+                .filter(|d| d.binding.driven() == Some(true))
+                .count() as u64,
+        );
         w.field_u64("changed_pages", self.changed_pages());
         w.end_object();
         w.array_field("checks");
@@ -255,6 +272,7 @@ impl Report {
             }
         }
         w.end_object();
+        self.write_pci_io(&mut w);
         w.array_field("devices");
         for d in &self.devices {
             write_finding(&mut w, d);
@@ -288,6 +306,25 @@ impl Report {
         }
         w.end_object();
         w.field_u64("free_bytes", m.free_bytes);
+        w.end_object();
+    }
+
+    fn write_pci_io(&self, w: &mut Json) {
+        w.key("pci_io");
+        let Some(b) = &self.bindings else {
+            w.null();
+            return;
+        };
+        w.begin_object();
+        w.field_bool("located", b.located.is_ok());
+        w.key("error");
+        match &b.located {
+            Ok(()) => w.null(),
+            Err(why) => w.str(why),
+        }
+        w.field_u64("handles", b.handles as u64);
+        w.field_u64("other_segments", b.other_segments as u64);
+        w.field_strs("problems", &b.problems);
         w.end_object();
     }
 
@@ -332,7 +369,12 @@ fn write_finding(w: &mut Json, d: &Finding) {
     w.field_hex("command", u64::from(f.command));
     w.field_bool("bus_master", f.bus_master());
     w.field_bool("decode_forced", d.decode_forced);
-    w.field_bool("driven", d.driven);
+    w.key("driven");
+    match d.binding.driven() {
+        Some(driven) => w.bool(driven),
+        None => w.null(),
+    }
+    write_binding(w, &d.binding);
     w.field_str("verdict", d.verdict.name());
     w.field_str("reason", &d.reason);
     w.field_strs("running", &d.running);
@@ -351,152 +393,27 @@ fn write_finding(w: &mut Json, d: &Finding) {
     w.end_object();
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::device::nvme::NvmeState;
-    use crate::device::State;
-    use crate::judge::judge;
-    use crate::pci::{Bar, Bdf, Function, COMMAND_BUS_MASTER};
-    use alloc::vec;
-
-    fn nvme(cc: u32) -> Finding {
-        let f = Function {
-            bdf: Bdf {
-                bus: 0,
-                device: 5,
-                function: 0,
-            },
-            vendor: 0x1b36,
-            device: 0x10,
-            class: [1, 8, 2],
-            header_type: 0,
-            subsystem: 0,
-            command: COMMAND_BUS_MASTER,
-            bars: [Bar::None; 6],
-            capabilities: vec![],
-        };
-        let state = State::Nvme(NvmeState {
-            cc,
-            csts: cc,
-            aqa: 0,
-            asq: 0x8000,
-            acq: 0x9000,
-        });
-        judge(f, state, false, &[])
-    }
-
-    fn canary(pages: &[u64]) -> CanaryResult {
-        let mut changes = Changes::new(8);
-        for &p in pages {
-            changes.record(p);
+fn write_binding(w: &mut Json, b: &Binding) {
+    w.object_field("binding");
+    w.field_str("status", b.name());
+    w.array_field("drivers");
+    for d in b.drivers() {
+        w.begin_object();
+        w.field_hex("agent", d.agent);
+        w.field_hex("attributes", u64::from(d.attributes));
+        w.key("name");
+        match &d.name {
+            Some(name) => w.str(name),
+            None => w.null(),
         }
-        CanaryResult {
-            free_bytes: 1 << 20,
-            runner_confirmed: true,
-            wait_ms: 1000,
-            changes,
-        }
+        w.end_object();
     }
-
-    #[test]
-    fn outcome_precedence() {
-        let mut r = Report::default();
-        r.check("a", true, "ok");
-        r.canary = Some(canary(&[]));
-        assert_eq!(r.outcome(), Outcome::Clean);
-        r.devices.push(nvme(0));
-        assert_eq!(r.outcome(), Outcome::Clean, "bus master alone is a warning");
-        r.canary = Some(canary(&[0x8000]));
-        assert_eq!(r.outcome(), Outcome::Violations);
-        r.canary = Some(canary(&[]));
-        r.check_result::<&str>("b", "", Err("bad"));
-        assert_eq!(r.outcome(), Outcome::Violations);
-        r.error("no timer");
-        assert_eq!(r.outcome(), Outcome::AuditError);
-        assert_eq!(Outcome::AuditError.exit_value(), EXIT_AUDIT_ERROR);
+    w.end_array();
+    if let Binding::Unknown(why) = b {
+        w.field_str("unknown_because", why);
     }
-
-    #[test]
-    fn one_check_per_map_rule() {
-        let mut r = Report::default();
-        let map = memmap::MemoryMap {
-            descriptors: vec![],
-            problems: vec![
-                memmap::Problem::Empty { index: 1 },
-                memmap::Problem::Overlap {
-                    first: 0,
-                    second: 2,
-                },
-                memmap::Problem::Overlap {
-                    first: 0,
-                    second: 3,
-                },
-            ],
-        };
-        r.map_checks("map", &map);
-        let got: Vec<(&str, bool)> = r
-            .checks
-            .iter()
-            .map(|c| (c.name.as_str(), c.passed))
-            .collect();
-        assert_eq!(
-            got,
-            [
-                ("map: descriptor size and version", true),
-                ("map: page-aligned, non-empty descriptors", false),
-                ("map: no overlapping descriptors", false),
-                ("map: known memory types", true),
-                ("map: runtime types carry EFI_MEMORY_RUNTIME", true),
-            ]
-        );
-        assert_eq!(
-            r.checks[2].detail,
-            "descriptors 0 and 2 overlap; descriptors 0 and 3 overlap (2 in all)"
-        );
-    }
-
-    #[test]
-    fn json_names_blamed_rings_and_verdicts() {
-        let mut r = Report {
-            firmware_vendor: String::from("vmfw \"test\""),
-            uefi_revision: 0x2_0046,
-            tsc_hz: Some(2_000_000_000),
-            ..Report::default()
-        };
-        r.check("crc: system table", true, "ok");
-        r.devices.push(nvme(1));
-        r.canary = Some(canary(&[0x8000, 0x4_0000]));
-        r.memory_map = Some(MapSummary {
-            descriptors: 2,
-            descriptor_size: 48,
-            descriptor_version: 1,
-            problems: vec![],
-            pages_by_type: vec![(7, 10), (0x7000_0000, 1)],
-            free_bytes: 40960,
-        });
-        let json = r.to_json();
-        assert!(json.starts_with(r#"{"tool":"handoff-audit","format":1,"outcome":"violations","firmware":{"vendor":"vmfw \"test\"""#), "{json}");
-        assert!(
-            json.contains(
-                r#""summary":{"checks_failed":0,"live":1,"warnings":0,"changed_pages":2}"#
-            ),
-            "{json}"
-        );
-        assert!(
-            json.contains(r#""pages_by_type":{"conventional":10,"0x70000000":1}"#),
-            "{json}"
-        );
-        assert!(json.contains(r#""verdict":"live""#), "{json}");
-        assert!(json.contains(r#""state":{"cc_en":true"#), "{json}");
-        assert!(
-            json.contains(r#"{"start":"0x8000","end":"0x9000","pages":1,"blamed":["00:05.0 admin submission queue"]}"#),
-            "{json}"
-        );
-        assert!(
-            json.contains(r#""blamed":[]}"#),
-            "the page at 0x40000 is nobody's: {json}"
-        );
-        assert!(json.ends_with(r#""errors":[],"notes":[]}"#), "{json}");
-    }
+    w.end_object();
 }
+
+#[cfg(test)]
+mod tests;

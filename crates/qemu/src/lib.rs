@@ -13,6 +13,8 @@
 //! - [`smbios`]: QEMU's `etc/smbios/smbios-anchor` and `etc/smbios/smbios-tables` — entry point decoding and
 //!   construction (2.1 and 3.0) and structure-table walking and inventory. Source: DMTF DSP0134 (SMBIOS 3.x)
 //!   sections 5.2 and 6.1.
+//! - [`bootorder`]: the `bootorder` file (`bootindex=` devices as OpenFirmware paths, highest priority first),
+//!   classified into PCI function chains and option ROMs. Source: QEMU `softmmu/bootdevice.c`, `hw/pci/pci.c`.
 //!
 //! Hardware is reached only through [`hw::PortIo`]; DMA and ACPI memory are plain pointers because the firmware
 //! identity-maps memory (a pointer's address is its physical address). Every parser works on untrusted bytes and
@@ -21,6 +23,7 @@
 #![deny(missing_docs)]
 extern crate alloc;
 
+pub mod bootorder;
 pub mod e820;
 pub mod fw_cfg;
 pub mod smbios;

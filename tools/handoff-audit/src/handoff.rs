@@ -49,7 +49,8 @@ fn system_table() -> *const SystemTable {
         .as_ptr()
 }
 
-fn boot_services() -> &'static BootServices {
+/// The boot-services table (only before ExitBootServices succeeds).
+pub fn boot_services() -> &'static BootServices {
     // SAFETY: valid until ExitBootServices succeeds; callers stop using it then.
     unsafe { &*(*system_table()).boot_services }
 }

@@ -1,18 +1,26 @@
 //! A deliberate handoff violation, so the audit itself can be shown to catch one: with the load option
 //! [`LEAK_WORD`] (QEMU `-append leak-e1000` with `-kernel`), the app plays a careless firmware driver before
-//! ExitBootServices. It gives the first e1000 a receive ring of 16 descriptors and 32 KiB of buffers in
-//! EfiBootServicesData memory, enables the receiver (broadcast and promiscuous), turns on Bus Master, and then
-//! simply exits boot services. The OS side must then report the NIC live, and the canary must see the frames
-//! the runner sends land in memory the OS owns.
+//! ExitBootServices. Like a UEFI driver it claims the first e1000: it installs `EFI_COMPONENT_NAME2_PROTOCOL`
+//! (UEFI 2.10 §11.5, driver name [`LEAK_DRIVER_NAME`], language "en") on its image handle and opens the NIC's
+//! PCI I/O `BY_DRIVER` with the image handle as agent. It gives the NIC a receive ring of 16 descriptors and
+//! 32 KiB of buffers in EfiBootServicesData memory, enables the receiver (broadcast and promiscuous), turns on
+//! Bus Master, and then simply exits boot services. The OS side must then report the NIC driven by
+//! [`LEAK_DRIVER_NAME`] and live, and the canary must see the frames the runner sends land in memory the OS owns.
 
+use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::String;
+use core::ffi::c_void;
 
+use handoff_audit_core::binding::LEAK_DRIVER_NAME;
 use handoff_audit_core::device::{self, e1000, Model};
 use handoff_audit_core::pci::{self, ConfigSpace, PortConfig};
-use uefi_raw::table::boot::{AllocateType, MemoryType};
-use uefi_raw::Status;
+use uefi_raw::protocol::driver::ComponentName2Protocol;
+use uefi_raw::table::boot::{AllocateType, InterfaceType, MemoryType};
+use uefi_raw::{Handle, Status};
 
+use crate::bindings;
+use crate::handoff::boot_services;
 use crate::x86::X86Ports;
 
 /// The load option word that arms the leak.
@@ -20,6 +28,110 @@ pub const LEAK_WORD: &str = "leak-e1000";
 /// RCTL: EN, UPE, MPE, BAM; BSIZE 0 = 2048-byte buffers.
 const RCTL_LEAK: u32 = 1 << 1 | 1 << 3 | 1 << 4 | 1 << 15;
 const DESCRIPTORS: u64 = 16;
+
+/// [`LEAK_DRIVER_NAME`] in UCS-2 with its NUL.
+static DRIVER_NAME: [u16; LEAK_DRIVER_NAME.len() + 1] = ucs2(LEAK_DRIVER_NAME);
+/// The one language, RFC 4646.
+const LANGUAGE: &[u8] = b"en\0";
+/// `EFI_OPEN_PROTOCOL_BY_DRIVER`.
+const BY_DRIVER: u32 = r_efi::efi::OPEN_PROTOCOL_BY_DRIVER;
+
+/// An ASCII string as NUL-terminated UCS-2.
+const fn ucs2<const N: usize>(s: &str) -> [u16; N] {
+    let bytes = s.as_bytes();
+    let mut out = [0u16; N];
+    let mut i = 0;
+    while i < bytes.len() && i + 1 < N {
+        out[i] = bytes[i] as u16;
+        i += 1;
+    }
+    out
+}
+
+/// Whether the NUL-terminated ASCII string at `language` is "en" (bounded by the length of "en").
+///
+/// # Safety
+/// `language` must point at a NUL-terminated string.
+unsafe fn is_english(language: *const u8) -> bool {
+    for (i, want) in LANGUAGE.iter().enumerate() {
+        // SAFETY: the caller's string is NUL-terminated; reading stops at the first difference or at its NUL.
+        if unsafe { *language.add(i) } != *want {
+            return false;
+        }
+    }
+    true
+}
+
+/// `GetDriverName()`: [`LEAK_DRIVER_NAME`] in "en"; EFI_INVALID_PARAMETER for NULL arguments, EFI_UNSUPPORTED
+/// for another language.
+unsafe extern "efiapi" fn get_driver_name(
+    _this: *const ComponentName2Protocol,
+    language: *const u8,
+    driver_name: *mut *const u16,
+) -> Status {
+    if language.is_null() || driver_name.is_null() {
+        return Status::INVALID_PARAMETER;
+    }
+    // SAFETY: non-NULL, NUL-terminated by the protocol's contract.
+    if !unsafe { is_english(language) } {
+        return Status::UNSUPPORTED;
+    }
+    // SAFETY: `driver_name` is a non-NULL out-pointer; the name is static.
+    unsafe { driver_name.write(DRIVER_NAME.as_ptr()) };
+    Status::SUCCESS
+}
+
+/// `GetControllerName()`: the leak names no controllers (UEFI 2.10 §11.5 lets a driver answer EFI_UNSUPPORTED).
+unsafe extern "efiapi" fn get_controller_name(
+    _this: *const ComponentName2Protocol,
+    _controller: Handle,
+    _child: Handle,
+    _language: *const u8,
+    _name: *mut *const u16,
+) -> Status {
+    Status::UNSUPPORTED
+}
+
+/// Installs the Component Name 2 protocol on the image handle and opens `nic`'s PCI I/O `BY_DRIVER` with it as
+/// agent.
+fn claim(nic: Handle) -> Result<(), String> {
+    let mut image = uefi::boot::image_handle().as_ptr();
+    let protocol = Box::leak(Box::new(ComponentName2Protocol {
+        get_driver_name,
+        get_controller_name,
+        supported_languages: LANGUAGE.as_ptr(),
+    }));
+    // SAFETY: `image` is the app's image handle; the interface is leaked, so it outlives the handle.
+    let status = unsafe {
+        (boot_services().install_protocol_interface)(
+            &mut image,
+            &ComponentName2Protocol::GUID,
+            InterfaceType::NATIVE_INTERFACE,
+            (protocol as *mut ComponentName2Protocol).cast::<c_void>(),
+        )
+    };
+    if status != Status::SUCCESS {
+        return Err(format!(
+            "InstallProtocolInterface(Component Name 2): {status:?}"
+        ));
+    }
+    let mut interface = core::ptr::null_mut();
+    // SAFETY: `nic` is a PCI I/O handle; `interface` is a valid out-pointer.
+    let status = unsafe {
+        (boot_services().open_protocol)(
+            nic,
+            &bindings::pci_io_guid(),
+            &mut interface,
+            image,
+            nic,
+            BY_DRIVER,
+        )
+    };
+    if status != Status::SUCCESS {
+        return Err(format!("OpenProtocol(PCI I/O, BY_DRIVER): {status:?}"));
+    }
+    Ok(())
+}
 
 /// Whether the app's load options contain [`LEAK_WORD`].
 pub fn requested() -> bool {
@@ -74,6 +186,13 @@ pub fn arm() -> Result<String, String> {
         .find(|f| device::model(f) == Model::E1000)
         .ok_or("no e1000 to leak")?;
     let base = nic.bars[0].memory_base().ok_or("e1000 BAR0 not assigned")?;
+    let claimed = match bindings::handle_at(nic.bdf) {
+        Some(handle) => match claim(handle) {
+            Ok(()) => format!("held BY_DRIVER as \"{LEAK_DRIVER_NAME}\""),
+            Err(why) => format!("not held BY_DRIVER: {why}"),
+        },
+        None => String::from("not held BY_DRIVER: no PCI I/O handle at its address"),
+    };
     let ring = allocate(1).map_err(|s| format!("AllocatePages: {s:?}"))?;
     let buffers = allocate(8).map_err(|s| format!("AllocatePages: {s:?}"))?;
     for i in 0..DESCRIPTORS {
@@ -97,7 +216,7 @@ pub fn arm() -> Result<String, String> {
     write32(base + e1000::RDT, (DESCRIPTORS - 1) as u32);
     write32(base + e1000::RCTL, RCTL_LEAK);
     Ok(format!(
-        "deliberate leak: e1000 {} receiving into ring {ring:#x} and buffers {buffers:#x} (boot-services data)",
+        "deliberate leak: e1000 {} {claimed}, receiving into ring {ring:#x} and buffers {buffers:#x} (boot-services data)",
         nic.bdf
     ))
 }

@@ -1,9 +1,10 @@
 //! `handoff-audit`: a UEFI application that the firmware under test boots as `\EFI\BOOT\BOOTX64.EFI`, like an OS
 //! loader, and that checks what an OS would otherwise find out the hard way.
 //!
-//! - Before ExitBootServices ([`handoff`]): the system, boot-services and runtime-services table CRC32s; the
-//!   memory map rules (descriptor size and version, alignment, overlaps, known types, EFI_MEMORY_RUNTIME); the
-//!   map-key rule (a stale key is refused with EFI_INVALID_PARAMETER, a fresh one accepted).
+//! - Before ExitBootServices: which PCI functions a firmware driver holds `BY_DRIVER` ([`bindings`]); the
+//!   system, boot-services and runtime-services table CRC32s; the memory map rules (descriptor size and version,
+//!   alignment, overlaps, known types, EFI_MEMORY_RUNTIME); the map-key rule (a stale key is refused with
+//!   EFI_INVALID_PARAMETER, a fresh one accepted) ([`handoff`]).
 //! - After it ([`os`]): its own page tables, GDT, IDT and stack in loader memory; every PCI function's Command
 //!   register and, for virtio, NVMe, xHCI and e1000, whether the device still runs; the DMA canary over all
 //!   memory the OS now owns while the host runner sends traffic to every NIC.
@@ -20,6 +21,8 @@
 #[cfg(target_os = "uefi")]
 extern crate alloc;
 
+#[cfg(target_os = "uefi")]
+mod bindings;
 #[cfg(target_os = "uefi")]
 mod cpu;
 #[cfg(target_os = "uefi")]
@@ -50,7 +53,7 @@ mod app {
 
     use crate::heap::{Bump, HEAP_PAGES};
     use crate::x86::{debug_exit, X86Ports};
-    use crate::{handoff, leak, os};
+    use crate::{bindings, handoff, leak, os};
 
     #[global_allocator]
     static HEAP: Bump = Bump::empty();
@@ -120,6 +123,7 @@ mod app {
                 )),
             }
         }
+        bindings::record(&mut report);
         match handoff::run(&mut report, own) {
             Ok(handoff) => os::enter(Box::new(os::Context {
                 report,

@@ -13,6 +13,7 @@ use alloc::format;
 use alloc::vec::Vec;
 use core::fmt::Write;
 
+use handoff_audit_core::binding::Binding;
 use handoff_audit_core::canary::{self, Changes};
 use handoff_audit_core::device;
 use handoff_audit_core::judge;
@@ -205,10 +206,26 @@ pub extern "sysv64" fn os_main(ctx: *mut Context) -> ! {
             "the runner did not confirm its traffic within {RUNNER_TIMEOUT_MS} ms"
         ));
     }
-    report.devices = states
+    let found: Vec<pci::Bdf> = states.iter().map(|(f, _, _)| f.bdf).collect();
+    let binding_of = |bdf| match &report.bindings {
+        Some(b) => b.for_function(bdf),
+        None => Binding::Unknown("the PCI I/O handles were not asked".into()),
+    };
+    let devices = states
         .into_iter()
-        .map(|(f, state, forced)| judge::judge(f, state, forced, &changes.ranges))
+        .map(|(f, state, forced)| {
+            let binding = binding_of(f.bdf);
+            judge::judge(f, state, forced, binding, &changes.ranges)
+        })
         .collect();
+    report.devices = devices;
+    if let Some(b) = &report.bindings {
+        for bdf in b.unmatched(&found) {
+            report.notes.push(format!(
+                "a PCI I/O handle reports {bdf}, which the configuration-space scan did not find"
+            ));
+        }
+    }
     report.canary = Some(CanaryResult {
         free_bytes,
         runner_confirmed,

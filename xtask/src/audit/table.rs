@@ -52,7 +52,7 @@ fn strings(v: &Value) -> Vec<String> {
 pub struct Row {
     /// "00:03.0 virtio-net".
     pub device: String,
-    /// "yes (...)" or "no evidence".
+    /// [`driven_cell`].
     pub driven: String,
     /// What the device-specific registers say, and Bus Master.
     pub state: String,
@@ -62,6 +62,45 @@ pub struct Row {
     pub verdict: String,
 }
 
+/// What the firmware's handle database said before ExitBootServices: "yes: <driver names>" when an agent held
+/// the function's PCI I/O BY_DRIVER (a driver without Component Name 2 shows as its agent handle), "no" (with
+/// the registers' traces when there are any: a touch outside the driver model), "no PCI I/O handle", or
+/// "unknown: <why>".
+pub fn driven_cell(d: &Value) -> String {
+    let binding = &d["binding"];
+    match binding["status"].as_str() {
+        Some("driven") => {
+            let names: Vec<String> = binding["drivers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|driver| match driver["name"].as_str() {
+                    Some(name) => name.to_string(),
+                    None => format!(
+                        "agent {} (no Component Name 2)",
+                        driver["agent"].as_str().unwrap_or("?")
+                    ),
+                })
+                .collect();
+            format!("yes: {}", names.join(", "))
+        }
+        Some("not_driven") => {
+            let traces = strings(&d["traces"]);
+            if traces.is_empty() {
+                "no".to_string()
+            } else {
+                format!("no (registers show: {})", traces.join("; "))
+            }
+        }
+        Some("no_pci_io") => "no PCI I/O handle".to_string(),
+        Some("unknown") => format!(
+            "unknown: {}",
+            binding["unknown_because"].as_str().unwrap_or("?")
+        ),
+        _ => "not in the report".to_string(),
+    }
+}
+
 /// The rows, one per PCI function of the report.
 pub fn rows(report: &Value) -> Vec<Row> {
     let canary_ran = report["canary"]["ran"].as_bool().unwrap_or(false);
@@ -69,19 +108,7 @@ pub fn rows(report: &Value) -> Vec<Row> {
     for d in report["devices"].as_array().into_iter().flatten() {
         let bus_master = d["bus_master"].as_bool().unwrap_or(false);
         let running = strings(&d["running"]);
-        let traces = strings(&d["traces"]);
-        let mut evidence = Vec::new();
-        if bus_master {
-            evidence.push("bus master on".to_string());
-        }
-        evidence.extend(running.iter().cloned());
-        evidence.extend(traces.iter().cloned());
-        evidence.dedup();
-        let driven = if d["driven"].as_bool().unwrap_or(false) {
-            format!("yes ({})", evidence.join("; "))
-        } else {
-            "no evidence".to_string()
-        };
+        let driven = driven_cell(d);
         let state = if !running.is_empty() {
             format!("running: {}", running.join("; "))
         } else if let Some(why) = d["state"]["unreadable"].as_str() {
@@ -173,6 +200,13 @@ pub fn notes(report: &Value) -> String {
             c["detail"].as_str().unwrap_or("")
         ));
     }
+    let pci_io = &report["pci_io"];
+    if pci_io["located"] == false {
+        out.push_str(&format!(
+            "  PCI I/O handles not located: {}\n",
+            pci_io["error"].as_str().unwrap_or("?")
+        ));
+    }
     for d in report["devices"].as_array().into_iter().flatten() {
         if d["verdict"] != "quiet" {
             out.push_str(&format!(
@@ -213,6 +247,9 @@ pub fn notes(report: &Value) -> String {
     for e in strings(&report["errors"]) {
         out.push_str(&format!("  AUDIT ERROR: {e}\n"));
     }
+    for n in strings(&report["notes"]) {
+        out.push_str(&format!("  note: {n}\n"));
+    }
     out
 }
 
@@ -224,13 +261,16 @@ mod tests {
         "checks":[{"name":"a","passed":true,"detail":"ok"},{"name":"b","passed":false,"detail":"bad key"}],
         "devices":[
           {"bdf":"00:03.0","kind":"virtio-net","bus_master":true,"driven":true,"verdict":"live",
+           "binding":{"status":"driven","drivers":[{"agent":"0x7e1000","attributes":"0x10","name":"Virtio PCI Driver"},
+             {"agent":"0x7e2000","attributes":"0x30","name":null}]},
            "reason":"still running","running":["modern queues enabled: 0"],"traces":["modern device_status 0xf"],
            "canary_hits":[{"start":"0x1000","end":"0x2000"}],"state":{"modern":{}}},
           {"bdf":"00:1f.2","kind":"class-010601","bus_master":false,"driven":false,"verdict":"quiet",
+           "binding":{"status":"not_driven","drivers":[]},
            "reason":"stopped","running":[],"traces":[],"canary_hits":[],"state":{}}],
         "canary":{"ran":true,"free_bytes":104857600,"runner_confirmed":true,"wait_ms":2500,"changed_pages":1,
           "changed":[{"start":"0x1000","end":"0x2000","pages":1,"blamed":["00:03.0 modern queue 0 device area"]}]},
-        "errors":[]}"#;
+        "errors":[],"notes":["a PCI I/O handle reports 00:09.0, which the configuration-space scan did not find"]}"#;
 
     #[test]
     fn extracts_the_last_report_between_markers() {
@@ -254,14 +294,13 @@ mod tests {
             rows[0],
             Row {
                 device: "00:03.0 virtio-net".into(),
-                driven: "yes (bus master on; modern queues enabled: 0; modern device_status 0xf)"
-                    .into(),
+                driven: "yes: Virtio PCI Driver, agent 0x7e2000 (no Component Name 2)".into(),
                 state: "running: modern queues enabled: 0, bus master on".into(),
                 canary: "WRITTEN (1 range(s))".into(),
                 verdict: "LIVE".into(),
             }
         );
-        assert_eq!(rows[1].driven, "no evidence");
+        assert_eq!(rows[1].driven, "no");
         assert_eq!(rows[1].state, "no state reader, bus master off");
         assert_eq!(rows[1].canary, "no writes seen");
         let table = render(&rows);
@@ -279,6 +318,45 @@ mod tests {
         assert!(
             notes.contains("00:03.0 modern queue 0 device area"),
             "{notes}"
+        );
+        assert!(
+            notes.contains("note: a PCI I/O handle reports 00:09.0"),
+            "{notes}"
+        );
+    }
+
+    #[test]
+    fn driven_cells_say_what_the_firmware_said() {
+        let cell = |json: &str| driven_cell(&serde_json::from_str(json).unwrap());
+        assert_eq!(
+            cell(
+                r#"{"binding":{"status":"driven","drivers":[{"agent":"0x10","name":"e1000 UNDI"}]}}"#
+            ),
+            "yes: e1000 UNDI"
+        );
+        assert_eq!(
+            cell(
+                r#"{"binding":{"status":"not_driven","drivers":[]},"traces":["modern device_status 0x3"]}"#
+            ),
+            "no (registers show: modern device_status 0x3)"
+        );
+        assert_eq!(
+            cell(r#"{"binding":{"status":"no_pci_io","drivers":[]}}"#),
+            "no PCI I/O handle"
+        );
+        assert_eq!(
+            cell(
+                r#"{"binding":{"status":"unknown","drivers":[],"unknown_because":"LocateHandleBuffer: DEVICE_ERROR"}}"#
+            ),
+            "unknown: LocateHandleBuffer: DEVICE_ERROR"
+        );
+        assert_eq!(cell(r#"{"driven":true}"#), "not in the report");
+        let located: Value = serde_json::from_str(
+            r#"{"pci_io":{"located":false,"error":"LocateHandleBuffer: NOT_READY"}}"#,
+        )
+        .unwrap();
+        assert!(
+            notes(&located).contains("PCI I/O handles not located: LocateHandleBuffer: NOT_READY")
         );
     }
 

@@ -215,7 +215,8 @@ pub extern "efiapi" fn flush(this: *mut pci_io::Protocol) -> Status {
 }
 
 /// The ExitBootServices final action: release every mapping and common buffer (completing bounced bus-master
-/// writes) and log the functions that still held any. Allocates nothing: the DMA layer's release is
+/// writes) and log the functions that still held any. That is the normal case for a function whose driver is
+/// started: its quiesce reset the device and left the memory to this phase, which runs after every handler. Allocates nothing: the DMA layer's release is
 /// allocation-free, the report borrows its owner list, and logging formats into the serial console.
 pub fn release_at_exit() {
     DMA.with(|d| {
@@ -230,9 +231,9 @@ pub fn release_at_exit() {
         for &owner in report.owners {
             match owner_bdf(owner) {
                 Some(bdf) => {
-                    log::warn!(target: LOG, "exit: {bdf} (handle {owner:#x}) still had DMA mappings or buffers")
+                    log::info!(target: LOG, "exit: released the DMA mappings and buffers {bdf} still held")
                 }
-                None => log::warn!(target: LOG, "exit: unknown owner {owner:#x} still had DMA mappings or buffers"),
+                None => log::warn!(target: LOG, "exit: released DMA mappings or buffers of an unknown owner {owner:#x}"),
             }
         }
         if report.owners_truncated {
