@@ -13,6 +13,8 @@ use std::process::Command;
 
 /// Printed by the initramfs' `/init` once its checks ran.
 pub const MARKER: &str = "vmfw-guest: initramfs reached";
+/// Printed by `/init` after its `vmfw-guest: memmap` and `vmfw-guest: efi-runtime` lines.
+pub const MEMMAP_END: &str = "vmfw-guest: memmap end";
 /// The kernel command line every test boot uses.
 pub const CMDLINE: &str = "console=ttyS0,115200 panic=-1 rdinit=/init";
 /// The EFI global variable GUID as Linux prints it in efivarfs names.
@@ -149,7 +151,9 @@ pub fn debian() -> Result<Debian, String> {
 }
 
 /// The initramfs' `/init`: mounts the kernel file systems, reports what the OS sees of the firmware (ACPI
-/// tables, EFI runtime variables) as `vmfw-guest:` lines, prints [`MARKER`] and powers off.
+/// tables, EFI runtime variables) as `vmfw-guest:` lines, prints [`MARKER`], then the firmware's memory map as
+/// the kernel received it (`/sys/firmware/memmap`, and the EFI runtime regions from
+/// `/sys/firmware/efi/runtime-map`) up to [`MEMMAP_END`] for the boot benchmark, and powers off.
 const INIT: &str = r#"#!/bin/busybox sh
 /bin/busybox --install -s /bin
 mount -t proc proc /proc
@@ -165,6 +169,13 @@ if [ -d /sys/firmware/efi ]; then
   fi
 fi
 echo "vmfw-guest: initramfs reached"
+for m in /sys/firmware/memmap/*; do
+  echo "vmfw-guest: memmap $(cat $m/start) $(cat $m/end) $(cat $m/type)"
+done
+for r in /sys/firmware/efi/runtime-map/*; do
+  [ -e $r/type ] && echo "vmfw-guest: efi-runtime $(cat $r/type) $(cat $r/phys_addr) $(cat $r/num_pages)"
+done
+echo "vmfw-guest: memmap end"
 poweroff -f
 "#;
 

@@ -32,6 +32,7 @@ fn tests() -> Vec<(&'static str, TestFn)> {
     tests.extend_from_slice(console::TESTS);
     tests.extend_from_slice(crate::audit::TESTS);
     tests.extend_from_slice(fs::TESTS);
+    tests.extend_from_slice(crate::bench::TESTS);
     tests
 }
 

@@ -5,9 +5,11 @@
 //! - `demo`: build, boot Debian's kernel from a virtio disk to the initramfs, show the console.
 //! - `test`: unit tests on the host, then the QEMU integration tests.
 //! - `audit --firmware vmfw|ovmf|PATH [--machine q35|pc]`: the handoff audit (see `audit`).
+//! - `bench [--runs N]`: the boot benchmark against OVMF and SeaBIOS; writes `target/bench/report.{md,json}`.
 
 mod assets;
 mod audit;
+mod bench;
 mod disk;
 mod image;
 mod itest;
@@ -73,6 +75,12 @@ enum Cmd {
         #[arg(long)]
         kernel: bool,
     },
+    /// Boot benchmark: vmfw, OVMF and SeaBIOS boot the same Linux; writes target/bench/report.{md,json}.
+    Bench {
+        /// Rounds; each boots every configuration once.
+        #[arg(long, default_value_t = bench::DEFAULT_RUNS, value_parser = clap::value_parser!(u32).range(1..))]
+        runs: u32,
+    },
 }
 
 fn main() -> ExitCode {
@@ -128,6 +136,11 @@ fn run(cli: Cli) -> Result<(), String> {
         } => {
             setup::for_tests()?;
             audit::command(&firmware, machine, kernel)
+        }
+        Cmd::Bench { runs } => {
+            setup::for_tests()?;
+            let image = build("info")?;
+            bench::run(&image, runs, &target_dir().join("bench")).map(|_| ())
         }
     }
 }

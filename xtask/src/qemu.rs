@@ -134,7 +134,8 @@ impl Qemu {
     }
 
     /// Runs headless, collecting the serial console, until `stop_when` returns true for the output so far, the
-    /// guest exits, or `timeout` passes (then the run is marked timed out and QEMU is killed).
+    /// guest exits, or `timeout` passes (then the run is marked timed out and QEMU is killed). Times are measured
+    /// from just before QEMU is started.
     pub fn run_captured(
         &self,
         timeout: Duration,
@@ -153,6 +154,7 @@ impl Qemu {
         stop_when: impl Fn(&str) -> bool,
         mut input: Option<SerialInput<'_>>,
     ) -> Result<Run, String> {
+        let started = Instant::now();
         let mut child = self
             .command()
             .stdin(if input.is_some() {
@@ -164,7 +166,6 @@ impl Qemu {
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| format!("cannot start qemu-system-x86_64: {e}"))?;
-        let started = Instant::now();
         let (tx, rx) = mpsc::channel();
         let stdout = child.stdout.take().expect("stdout is piped");
         std::thread::spawn(move || {
@@ -173,7 +174,10 @@ impl Qemu {
             while let Ok(n) = reader.read_until(b'\n', &mut line) {
                 if n == 0
                     || tx
-                        .send(String::from_utf8_lossy(&line).replace('\r', ""))
+                        .send((
+                            Instant::now(),
+                            String::from_utf8_lossy(&line).replace('\r', ""),
+                        ))
                         .is_err()
                 {
                     break;
@@ -182,6 +186,7 @@ impl Qemu {
             }
         });
         let mut output = String::new();
+        let mut lines = Vec::new();
         let mut stopped_by_marker = false;
         let mut timed_out = false;
         let mut serial_in = child.stdin.take();
@@ -198,11 +203,12 @@ impl Qemu {
             }
             let left = timeout.saturating_sub(started.elapsed());
             match rx.recv_timeout(left.min(Duration::from_millis(200))) {
-                Ok(line) => {
+                Ok((arrived, line)) => {
                     if echo {
                         eprint!("{line}");
                     }
                     output.push_str(&line);
+                    lines.push((arrived.duration_since(started), line));
                     if stop_when(&output) {
                         stopped_by_marker = true;
                         break;
@@ -224,6 +230,7 @@ impl Qemu {
         }
         Ok(Run {
             output,
+            lines,
             exit_code,
             timed_out,
             elapsed,
@@ -246,6 +253,9 @@ fn finish(child: &mut Child, kill: bool) -> Option<i32> {
 pub struct Run {
     /// Everything the serial console printed (CR removed).
     pub output: String,
+    /// The same output line by line (each with its newline, if it had one) with the time it arrived, measured
+    /// from just before QEMU was started.
+    pub lines: Vec<(Duration, String)>,
     /// QEMU's exit status; `None` when the runner stopped it.
     pub exit_code: Option<i32>,
     /// The run hit its time-out.
