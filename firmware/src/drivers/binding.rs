@@ -81,6 +81,21 @@ pub fn close(handle: Handle, guid: Guid, agent: Handle, controller: Handle) {
     }
 }
 
+/// OpenProtocol(`controller`, `guid`) `BY_DRIVER` for `agent`: how a driver's `Start()` takes its controller.
+pub fn open_by_driver(
+    controller: Handle,
+    guid: Guid,
+    agent: Handle,
+) -> Result<*mut c_void, Status> {
+    open(
+        controller,
+        guid,
+        agent,
+        controller,
+        efi::OPEN_PROTOCOL_BY_DRIVER,
+    )
+}
+
 /// The usual `Supported()` test (UEFI 2.10 section 11.1): `controller`'s `guid` can be opened `BY_DRIVER` by
 /// `agent` right now; the open is closed again at once. Returns SUCCESS or OpenProtocol's status
 /// (UNSUPPORTED without the protocol, ACCESS_DENIED/ALREADY_STARTED when another driver or this one holds it).

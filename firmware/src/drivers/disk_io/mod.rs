@@ -22,11 +22,11 @@ pub mod device;
 use alloc::boxed::Box;
 use core::ffi::c_void;
 
-use r_efi::efi::{self, Handle, Status};
+use r_efi::efi::{Handle, Status};
 use r_efi::protocols::{block_io, device_path, disk_io, driver_binding};
 
 use super::binding::{
-    agent_of, close, install_binding, open, probe_by_driver, BindingFns, Registry,
+    agent_of, close, install_binding, open_by_driver, probe_by_driver, BindingFns, Registry,
 };
 use device::BlockIoDevice;
 
@@ -95,13 +95,7 @@ extern "efiapi" fn start(
         Ok(a) => a,
         Err(e) => return e,
     };
-    let bio = match open(
-        controller,
-        block_io::PROTOCOL_GUID,
-        agent,
-        controller,
-        efi::OPEN_PROTOCOL_BY_DRIVER,
-    ) {
+    let bio = match open_by_driver(controller, block_io::PROTOCOL_GUID, agent) {
         Ok(p) => p as *mut block_io::Protocol,
         Err(e) => return e,
     };

@@ -29,8 +29,8 @@ use storage::fat::{FatFs, FatType};
 use storage::sfs::Volume;
 
 use crate::drivers::binding::{
-    agent_of, close, describe, has_protocol, install_binding, open, probe_by_driver, BindingFns,
-    Registry, TplCell,
+    agent_of, close, describe, has_protocol, install_binding, open, open_by_driver,
+    probe_by_driver, BindingFns, Registry, TplCell,
 };
 use crate::drivers::component_name::{self, ucs2_name, ControllerName};
 use crate::drivers::disk_io::device::DiskIoDevice;
@@ -119,13 +119,7 @@ extern "efiapi" fn start(
         Ok(a) => a,
         Err(e) => return e,
     };
-    let dio = match open(
-        controller,
-        disk_io::PROTOCOL_GUID,
-        agent,
-        controller,
-        efi::OPEN_PROTOCOL_BY_DRIVER,
-    ) {
+    let dio = match open_by_driver(controller, disk_io::PROTOCOL_GUID, agent) {
         Ok(p) => p as *mut disk_io::Protocol,
         Err(e) => return e,
     };

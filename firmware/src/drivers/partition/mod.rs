@@ -28,7 +28,8 @@ use storage::partition::gpt::HeaderSource;
 use storage::partition::{read_partition_table, PartitionError, PartitionTable};
 
 use crate::drivers::binding::{
-    agent_of, close, describe, device_path_of, install_binding, open, probe_by_driver, BindingFns,
+    agent_of, close, describe, device_path_of, install_binding, open, open_by_driver,
+    probe_by_driver, BindingFns,
 };
 use crate::drivers::component_name::{self, ucs2_name};
 use crate::drivers::disk_io::device::{media_of, DiskIoDevice};
@@ -189,13 +190,7 @@ extern "efiapi" fn start(
         Ok(a) => a,
         Err(e) => return e,
     };
-    let dio = match open(
-        controller,
-        disk_io::PROTOCOL_GUID,
-        agent,
-        controller,
-        efi::OPEN_PROTOCOL_BY_DRIVER,
-    ) {
+    let dio = match open_by_driver(controller, disk_io::PROTOCOL_GUID, agent) {
         Ok(p) => p as *mut disk_io::Protocol,
         Err(e) => return e,
     };
